@@ -1,0 +1,93 @@
+"""Load a ClusterSpec from a YAML cluster file or from a Pulumi stack config file."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .errors import CacheClusterError, Problem, problems_from_validation
+from .spec import PASSWORD_ENV, ClusterSpec
+
+PROJECT = "cache-cluster"
+SPEC_CONFIG_KEY = f"{PROJECT}:cluster"
+STACK_FILE = re.compile(r"^Pulumi\.(?P<stack>[A-Za-z0-9_.-]+)\.ya?ml$")
+
+
+def spec_from_mapping(data: Mapping[str, Any] | None, *, source: str, prefix: str = "") -> ClusterSpec:
+    try:
+        return ClusterSpec.model_validate(dict(data or {}))
+    except ValidationError as error:
+        raise CacheClusterError(f"{source} is not a valid cluster spec", problems_from_validation(error, prefix)) from None
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CacheClusterError(f"{path} does not exist; fix: give the path of a cluster file or stack file") from None
+    except OSError as error:
+        raise CacheClusterError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise CacheClusterError(f"{path} is not valid YAML{where}: {problem}") from None
+
+
+def load_spec_file(path: Path) -> ClusterSpec:
+    """A Pulumi stack file (`Pulumi.<stack>.yaml`, spec under `cache-cluster:cluster`) or a plain cluster file."""
+    data = _read_yaml(path)
+    if data is not None and not isinstance(data, dict):
+        raise CacheClusterError(f"{path} must hold a mapping of fields, not a {type(data).__name__}")
+    stack = STACK_FILE.match(path.name)
+    if stack is not None or (data and "config" in data):
+        config = (data or {}).get("config") or {}
+        if not isinstance(config, dict):
+            raise CacheClusterError(f"{path}: 'config' must be a mapping")
+        raw = config.get(SPEC_CONFIG_KEY)
+        if raw is None:
+            raise CacheClusterError(
+                f"{path} has no '{SPEC_CONFIG_KEY}' entry; fix: add the cluster spec under config.{SPEC_CONFIG_KEY}"
+            )
+        if not isinstance(raw, dict):
+            raise CacheClusterError(f"{path}: config.{SPEC_CONFIG_KEY} must be a mapping of fields")
+        if stack is not None and "environment" not in raw:
+            raw = {**raw, "environment": stack.group("stack")}
+        return spec_from_mapping(raw, source=str(path), prefix=f"config.{SPEC_CONFIG_KEY}")
+    return spec_from_mapping(data, source=str(path))
+
+
+def stack_file(stack: str, project_dir: Path) -> Path:
+    for suffix in ("yaml", "yml"):
+        candidate = project_dir / f"Pulumi.{stack}.{suffix}"
+        if candidate.exists():
+            return candidate
+    raise CacheClusterError(
+        f"no stack file Pulumi.{stack}.yaml in {project_dir}; fix: pass --project-dir, or create the stack file"
+    )
+
+
+def password_from_env(env: Mapping[str, str] | None = None, *, required: bool = True) -> str | None:
+    """The shared password from REDIS_PASSWORD, checked with the spec's own password rules."""
+    source = os.environ if env is None else env
+    value = source.get(PASSWORD_ENV)
+    if not value:
+        if required:
+            raise CacheClusterError(
+                f"{PASSWORD_ENV} is not set; fix: export {PASSWORD_ENV} (make up writes it to .cache-cluster/password)"
+            )
+        return None
+    try:
+        ClusterSpec.model_validate({"auth": {"password": value}})
+    except ValidationError as error:
+        problems = [Problem(PASSWORD_ENV, problem.message) for problem in problems_from_validation(error)]
+        raise CacheClusterError(f"{PASSWORD_ENV} is not an acceptable password", problems) from None
+    return value

@@ -1,0 +1,333 @@
+"""plan(spec): every decision that is not I/O, as plain data.
+
+The Docker component, the Compose file and the Kubernetes component are renderings of the same `ServicePlan`s;
+the hook reads the same `NodePlan`s. Nothing here talks to Pulumi, Docker or Redis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from . import conf
+from .contract import EnvContract, env_contract
+from .placement import SlotRange, assign_replicas, even_slot_ranges
+from .spec import BUS_PORT_OFFSET, PASSWORD_ENV, ClusterSpec
+
+Role = Literal["cluster-node", "fallback-primary", "fallback-replica", "sentinel", "exporter"]
+# Upstream redis images run Redis as uid/gid 999; the offline images built here use the same ids.
+REDIS_USER = "999:999"
+ENTRYPOINT_PATH = f"{conf.CONFIG_DIR}/entrypoint.sh"
+# A secret environment variable maps to the kind of secret it carries: "password", or "acl:<user>".
+SecretKind = str
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    name: str
+    index: int
+    port: int
+    bus_port: int
+    role: Literal["master", "replica"]
+    shard: int
+    master: str | None
+    slots: tuple[SlotRange, ...]
+
+    @property
+    def address(self) -> str:
+        """`hostname:port`, as announced and as listed in REDIS_CLUSTER_NODES."""
+        return f"{self.name}:{self.port}"
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    host_ip: str
+    host_port: int
+    container_port: int
+
+
+@dataclass(frozen=True)
+class VolumeMount:
+    volume: str
+    path: str
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    test: tuple[str, ...]
+    interval_s: int = 5
+    timeout_s: int = 3
+    retries: int = 10
+    start_period_s: int = 5
+
+
+@dataclass(frozen=True)
+class Dependency:
+    service: str
+    condition: Literal["service_started", "service_healthy"]
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    """One container (Docker, Compose) or pod template (Kubernetes), target-neutral."""
+
+    name: str
+    role: Role
+    image: str
+    entrypoint: tuple[str, ...]
+    command: tuple[str, ...]
+    env: Mapping[str, str]
+    secret_env: Mapping[str, SecretKind]
+    ports: tuple[PortMapping, ...]
+    volumes: tuple[VolumeMount, ...]
+    files: Mapping[str, str]
+    healthcheck: HealthCheck | None
+    depends_on: tuple[Dependency, ...] = ()
+    memory_mb: int | None = None
+    user: str | None = None
+    restart: str = "unless-stopped"
+    aliases: tuple[str, ...] = field(default=())
+
+    @property
+    def hostname(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class DeploymentPlan:
+    spec: ClusterSpec
+    nodes: tuple[NodePlan, ...]
+    services: tuple[ServicePlan, ...]
+    contract: EnvContract
+    exporter_targets: tuple[str, ...]
+
+    @property
+    def masters(self) -> tuple[NodePlan, ...]:
+        return tuple(node for node in self.nodes if node.role == "master")
+
+    @property
+    def volumes(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(mount.volume for service in self.services for mount in service.volumes))
+
+    def service(self, name: str) -> ServicePlan:
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(name)
+
+    def host_address_map(self) -> dict[str, str]:
+        """`name:port -> publish_address:port` for clients on the host (ports are the same inside and out)."""
+        mapping: dict[str, str] = {}
+        for service in self.services:
+            for port in service.ports:
+                mapping[f"{service.name}:{port.container_port}"] = f"{port.host_ip}:{port.host_port}"
+        return mapping
+
+
+def plan_nodes(spec: ClusterSpec) -> tuple[NodePlan, ...]:
+    topology = spec.topology
+    names = [f"{topology.node_name_prefix}-{index + 1}" for index in range(topology.node_count)]
+    masters, replicas = names[: topology.masters], names[topology.masters :]
+    slot_ranges = even_slot_ranges(topology.masters)
+    master_of = assign_replicas(masters, replicas).master_of
+    nodes: list[NodePlan] = []
+    for index, name in enumerate(names):
+        port = topology.base_port + index
+        is_master = name in masters
+        master = None if is_master else master_of[name]
+        shard = masters.index(name if is_master else master_of[name])
+        nodes.append(
+            NodePlan(
+                name=name,
+                index=index + 1,
+                port=port,
+                bus_port=port + BUS_PORT_OFFSET,
+                role="master" if is_master else "replica",
+                shard=shard,
+                master=master,
+                slots=(slot_ranges[shard],) if is_master else (),
+            )
+        )
+    return tuple(nodes)
+
+
+def _ping_check(port: int) -> HealthCheck:
+    # redis-cli exits 0 even on NOAUTH, so the check compares the reply; REDISCLI_AUTH comes from the env.
+    return HealthCheck(test=("CMD-SHELL", f'[ "$(redis-cli -p {port} ping)" = PONG ]'))
+
+
+def _published(spec: ClusterSpec, port: int) -> tuple[PortMapping, ...]:
+    return (PortMapping(spec.network.publish_address, port, port),)
+
+
+def _secret_env(spec: ClusterSpec, *, acl: bool) -> dict[str, SecretKind]:
+    secrets: dict[str, SecretKind] = {PASSWORD_ENV: "password", "REDISCLI_AUTH": "password"}
+    if acl:
+        secrets |= {user.password_env: f"acl:{user.name}" for user in spec.auth.acl_users}
+    return secrets
+
+
+def _redis_service(
+    spec: ClusterSpec,
+    *,
+    name: str,
+    role: Role,
+    port: int,
+    config: str,
+    entrypoint_script: str,
+    depends_on: tuple[Dependency, ...] = (),
+) -> ServicePlan:
+    return ServicePlan(
+        name=name,
+        role=role,
+        image=spec.images.redis,
+        entrypoint=("sh", ENTRYPOINT_PATH),
+        command=(),
+        env={},
+        secret_env=_secret_env(spec, acl=True),
+        ports=_published(spec, port),
+        volumes=(VolumeMount(f"{name}-data", conf.DATA_DIR),),
+        files={f"{conf.CONFIG_DIR}/redis.conf": config, ENTRYPOINT_PATH: entrypoint_script},
+        healthcheck=_ping_check(port),
+        depends_on=depends_on,
+        memory_mb=spec.memory.container_memory_mb,
+        user=REDIS_USER,
+        aliases=(name,),
+    )
+
+
+def plan_services(spec: ClusterSpec, nodes: tuple[NodePlan, ...]) -> tuple[ServicePlan, ...]:
+    services = [
+        _redis_service(
+            spec,
+            name=node.name,
+            role="cluster-node",
+            port=node.port,
+            config=conf.render_node_conf(spec, hostname=node.name, port=node.port),
+            entrypoint_script=conf.render_node_entrypoint(spec, port=node.port),
+        )
+        for node in nodes
+    ]
+    fallback = spec.fallback
+    if fallback.enabled:
+        server_entrypoint = conf.render_server_entrypoint(spec)
+        primary_healthy = Dependency(fallback.primary_name, "service_healthy")
+        services.append(
+            _redis_service(
+                spec,
+                name=fallback.primary_name,
+                role="fallback-primary",
+                port=fallback.primary_port,
+                config=conf.render_fallback_conf(
+                    spec, hostname=fallback.primary_name, port=fallback.primary_port, replica_of=None
+                ),
+                entrypoint_script=server_entrypoint,
+            )
+        )
+        services.append(
+            _redis_service(
+                spec,
+                name=fallback.replica_name,
+                role="fallback-replica",
+                port=fallback.replica_port,
+                config=conf.render_fallback_conf(
+                    spec,
+                    hostname=fallback.replica_name,
+                    port=fallback.replica_port,
+                    replica_of=(fallback.primary_name, fallback.primary_port),
+                ),
+                entrypoint_script=server_entrypoint,
+                depends_on=(primary_healthy,),
+            )
+        )
+        services += _sentinel_services(spec, depends_on=(primary_healthy,))
+    if spec.exporter.enabled:
+        services.append(_exporter_service(spec, depends_on=tuple(Dependency(node.name, "service_started") for node in nodes)))
+    return tuple(services)
+
+
+def _sentinel_services(spec: ClusterSpec, depends_on: tuple[Dependency, ...]) -> list[ServicePlan]:
+    sentinels = spec.sentinels
+    entrypoint_script = conf.render_sentinel_entrypoint(spec)
+    services = []
+    for index in range(sentinels.count):
+        name, port = f"{sentinels.name_prefix}-{index + 1}", sentinels.base_port + index
+        services.append(
+            ServicePlan(
+                name=name,
+                role="sentinel",
+                image=spec.images.redis,
+                entrypoint=("sh", ENTRYPOINT_PATH),
+                command=(),
+                env={},
+                secret_env=_secret_env(spec, acl=False),
+                ports=_published(spec, port),
+                volumes=(),
+                files={
+                    f"{conf.CONFIG_DIR}/sentinel.conf": conf.render_sentinel_conf(spec, hostname=name, port=port),
+                    ENTRYPOINT_PATH: entrypoint_script,
+                },
+                healthcheck=_ping_check(port),
+                depends_on=depends_on,
+                memory_mb=64,
+                user=REDIS_USER,
+                aliases=(name,),
+            )
+        )
+    return services
+
+
+def exporter_targets(spec: ClusterSpec, nodes: tuple[NodePlan, ...]) -> tuple[str, ...]:
+    """`redis://host:port` of every instance the exporter covers through its /scrape?target= endpoint."""
+    targets = [f"redis://{node.address}" for node in nodes]
+    if spec.fallback.enabled:
+        fallback = spec.fallback
+        targets += [
+            f"redis://{fallback.primary_name}:{fallback.primary_port}",
+            f"redis://{fallback.replica_name}:{fallback.replica_port}",
+        ]
+        sentinels = spec.sentinels
+        targets += [
+            f"redis://{sentinels.name_prefix}-{index + 1}:{sentinels.base_port + index}" for index in range(sentinels.count)
+        ]
+    return tuple(targets)
+
+
+def _exporter_service(spec: ClusterSpec, depends_on: tuple[Dependency, ...]) -> ServicePlan:
+    exporter = spec.exporter
+    first_node = f"{spec.topology.node_name_prefix}-1:{spec.topology.base_port}"
+    return ServicePlan(
+        name=exporter.name,
+        role="exporter",
+        image=spec.images.exporter,
+        # Upstream's image is FROM scratch with /redis_exporter as its entrypoint; the offline image matches it.
+        entrypoint=("/redis_exporter",),
+        command=(
+            f"--redis.addr=redis://{first_node}",
+            f"--web.listen-address=:{exporter.port}",
+            "--include-system-metrics=false",
+        ),
+        env={},
+        # The exporter reads REDIS_PASSWORD itself and uses it for every /scrape?target= as well.
+        secret_env={PASSWORD_ENV: "password"},
+        ports=_published(spec, exporter.port),
+        volumes=(),
+        files={},
+        # No shell or HTTP client in the upstream image to probe with; the hook checks /scrape instead.
+        healthcheck=None,
+        depends_on=depends_on,
+        memory_mb=128,
+        aliases=(exporter.name,),
+    )
+
+
+def plan(spec: ClusterSpec) -> DeploymentPlan:
+    nodes = plan_nodes(spec)
+    return DeploymentPlan(
+        spec=spec,
+        nodes=nodes,
+        services=plan_services(spec, nodes),
+        contract=env_contract(spec),
+        exporter_targets=exporter_targets(spec, nodes) if spec.exporter.enabled else (),
+    )
