@@ -1,0 +1,51 @@
+# The two commands a newcomer needs: `make up` (a running, initialized local cluster) and `make test`.
+# Both install what they need. Everything else here is a building block of those two.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SPEC ?= Pulumi.dev.yaml
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: up down destroy status test lint typecheck unit integration e2e venv system images compose bench clean
+
+up: venv system images ## Start the local cluster on Docker (Compose v2), initialize and validate it
+	scripts/up.sh "$(SPEC)"
+
+down: venv ## Stop the local cluster; data volumes are kept
+	scripts/down.sh "$(SPEC)"
+
+destroy: venv ## Stop the local cluster and delete its data volumes
+	scripts/down.sh "$(SPEC)" --volumes
+
+status: venv ## Show the cluster's state as a table
+	scripts/status.sh "$(SPEC)"
+
+test: venv system ## Install everything and run every test tier (unit, integration, e2e) plus ruff and mypy
+	scripts/test.sh
+
+lint: venv
+	$(VENV)/bin/ruff check components infra policies tests bench
+	$(VENV)/bin/mypy --strict components/cache_cluster
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	scripts/install-python.sh "$(VENV)"
+	touch $@
+
+system:
+	scripts/install-system.sh
+	scripts/start-dockerd.sh
+
+images: system
+	scripts/build-images.sh
+
+compose: venv ## Render docker-compose.cache-cluster.yml from the dev stack
+	$(VENV)/bin/cache-cluster render compose Pulumi.dev.yaml --output docker-compose.cache-cluster.yml
+
+bench: venv system images
+	$(PY) bench/formation.py
+	$(PY) bench/up.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info
