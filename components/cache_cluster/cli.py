@@ -87,7 +87,11 @@ def _plan_table(deployment: DeploymentPlan) -> Table:
         role = node.role if node is not None else service.role
         slots = ""
         if node is not None:
-            slots = f"{node.shard}: " + ",".join(str(slot_range) for slot_range in node.slots) if node.slots else str(node.shard)
+            slots = (
+                f"{node.shard}: " + ",".join(str(slot_range) for slot_range in node.slots)
+                if node.slots
+                else str(node.shard)
+            )
         ports = ",".join(f"{port.host_ip}:{port.host_port}" for port in service.ports)
         table.add_row(service.name, role, ports, slots, node.master if node and node.master else "", service.image)
     return table
@@ -115,7 +119,7 @@ def env(
     stack: StackOption = None,
     project_dir: ProjectDir = Path("."),
     show_secrets: Annotated[
-        bool, typer.Option("--show-secrets", help=f"Print the password (read from the environment).")
+        bool, typer.Option("--show-secrets", help="Print the password (read from the environment).")
     ] = False,
 ) -> None:
     """Print the applications' env contract as .env lines; the password is hidden unless --show-secrets."""
@@ -138,22 +142,10 @@ def _register_extensions() -> None:
 def main() -> None:
     _register_extensions()
     try:
-        app(standalone_mode=False)
+        app()
     except CacheClusterError as error:
         err.print(error.render(), markup=False, highlight=False)
         raise SystemExit(2) from None
-    except typer.Exit as done:
-        raise SystemExit(done.exit_code) from None
-    except typer.Abort:
-        err.print("aborted")
-        raise SystemExit(130) from None
-    except Exception as error:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            raise SystemExit(error.exit_code) from None
-        raise
 
 
 if __name__ == "__main__":

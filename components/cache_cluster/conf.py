@@ -37,7 +37,7 @@ def _common_server_directives(spec: ClusterSpec, port: int) -> list[str]:
         f"maxmemory-policy {memory.maxmemory_policy}",
         "tcp-keepalive 60",
         "loglevel notice",
-        "logfile \"\"",
+        'logfile ""',
     ]
 
 
@@ -118,7 +118,7 @@ def _auth_writer(spec: ClusterSpec, *, sentinel: bool) -> list[str]:
             f'"${env}" "${env}" "${env}" > {AUTH_INCLUDE}'
         )
         return lines
-    lines.append(f"printf 'requirepass %s\\nmasterauth %s\\n' \"${env}\" \"${env}\" > {AUTH_INCLUDE}")
+    lines.append(f'printf \'requirepass %s\\nmasterauth %s\\n\' "${env}" "${env}" > {AUTH_INCLUDE}')
     for user in spec.auth.acl_users:
         user_env = user.password_env
         lines.append(f': "${{{user_env}:?{user_env} is not set}}"')

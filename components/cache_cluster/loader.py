@@ -23,7 +23,9 @@ def spec_from_mapping(data: Mapping[str, Any] | None, *, source: str, prefix: st
     try:
         return ClusterSpec.model_validate(dict(data or {}))
     except ValidationError as error:
-        raise CacheClusterError(f"{source} is not a valid cluster spec", problems_from_validation(error, prefix)) from None
+        raise CacheClusterError(
+            f"{source} is not a valid cluster spec", problems_from_validation(error, prefix)
+        ) from None
 
 
 def _read_yaml(path: Path) -> Any:

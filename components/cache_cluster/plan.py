@@ -243,7 +243,9 @@ def plan_services(spec: ClusterSpec, nodes: tuple[NodePlan, ...]) -> tuple[Servi
         )
         services += _sentinel_services(spec, depends_on=(primary_healthy,))
     if spec.exporter.enabled:
-        services.append(_exporter_service(spec, depends_on=tuple(Dependency(node.name, "service_started") for node in nodes)))
+        services.append(
+            _exporter_service(spec, depends_on=tuple(Dependency(node.name, "service_started") for node in nodes))
+        )
     return tuple(services)
 
 
@@ -289,7 +291,8 @@ def exporter_targets(spec: ClusterSpec, nodes: tuple[NodePlan, ...]) -> tuple[st
         ]
         sentinels = spec.sentinels
         targets += [
-            f"redis://{sentinels.name_prefix}-{index + 1}:{sentinels.base_port + index}" for index in range(sentinels.count)
+            f"redis://{sentinels.name_prefix}-{index + 1}:{sentinels.base_port + index}"
+            for index in range(sentinels.count)
         ]
     return tuple(targets)
 

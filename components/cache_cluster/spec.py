@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 SLOT_COUNT = 16384
 BUS_PORT_OFFSET = 10000  # Redis derives the cluster bus port as port + 10000 unless told otherwise.
 MIN_PASSWORD_LENGTH = 16
-FALLBACK_TIER_ORDER = ("cluster", "single", "memory", "database")
+Tier = Literal["cluster", "single", "memory", "database"]
+FALLBACK_TIER_ORDER: tuple[Tier, ...] = ("cluster", "single", "memory", "database")
 # Characters that survive redis.conf quoting, shell expansion and URL userinfo without escaping.
 PASSWORD_PATTERN = re.compile(r"^[A-Za-z0-9._~+=-]+$")
 DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,40}[a-z0-9])?$")
@@ -89,7 +90,7 @@ class Topology(_Strict):
                 "base_port",
                 f"base_port {self.base_port} with {self.node_count} nodes needs bus port {last_bus_port} "
                 f"(port + {BUS_PORT_OFFSET}), above 65535; fix: choose base_port <= "
-                f"{65535 - BUS_PORT_OFFSET - self.node_count + 1}"
+                f"{65535 - BUS_PORT_OFFSET - self.node_count + 1}",
             )
         return self
 
@@ -171,8 +172,14 @@ class Memory(_Strict):
     container_memory_mb: int = Field(512, ge=64, le=1_048_576)
     maxmemory_mb: int = Field(384, ge=16)
     maxmemory_policy: Literal[
-        "allkeys-lru", "allkeys-lfu", "volatile-lru", "volatile-lfu", "volatile-ttl", "allkeys-random",
-        "volatile-random", "noeviction",
+        "allkeys-lru",
+        "allkeys-lfu",
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-ttl",
+        "allkeys-random",
+        "volatile-random",
+        "noeviction",
     ] = "allkeys-lru"
     cpu_request: str = Field("100m", pattern=r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$")
     cpu_limit: str | None = Field(None, pattern=r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$")
@@ -184,7 +191,7 @@ class Memory(_Strict):
                 "maxmemory_mb",
                 f"maxmemory_mb {self.maxmemory_mb} is not below container_memory_mb {self.container_memory_mb}: "
                 "Redis would be killed for memory before it evicts; fix: set maxmemory_mb to about 75% of "
-                f"container_memory_mb ({self.container_memory_mb * 3 // 4})"
+                f"container_memory_mb ({self.container_memory_mb * 3 // 4})",
             )
         return self
 
@@ -204,20 +211,19 @@ class Sentinels(_Strict):
     def _quorum(self) -> Sentinels:
         if self.count % 2 == 0:
             raise field_error(
-                "count",
-                f"count {self.count} is even: a network split can leave no majority; fix: use {self.count + 1}"
+                "count", f"count {self.count} is even: a network split can leave no majority; fix: use {self.count + 1}"
             )
         if self.quorum > self.count:
             raise field_error(
                 "quorum",
                 f"quorum {self.quorum} is above the sentinel count {self.count}: no failover could ever be "
-                f"agreed; fix: set quorum to {self.count // 2 + 1}"
+                f"agreed; fix: set quorum to {self.count // 2 + 1}",
             )
         if self.quorum <= self.count // 2:
             raise field_error(
                 "quorum",
                 f"quorum {self.quorum} is not a majority of {self.count} sentinels; fix: set quorum to at "
-                f"least {self.count // 2 + 1}"
+                f"least {self.count // 2 + 1}",
             )
         return self
 
@@ -237,7 +243,7 @@ class Fallback(_Strict):
     primary_port: Port = 6380
     replica_port: Port = 6381
     memory_tier: MemoryTier = MemoryTier()
-    tiers: tuple[Literal["cluster", "single", "memory", "database"], ...] = FALLBACK_TIER_ORDER
+    tiers: tuple[Tier, ...] = FALLBACK_TIER_ORDER
 
     @field_validator("tiers")
     @classmethod
@@ -273,7 +279,7 @@ class Network(_Strict):
             raise field_error(
                 "publish_address",
                 f"publish_address {self.publish_address!r} exposes Redis on {where}; fix: keep 127.0.0.1, or set "
-                "network.allow_public_publish: true if you really mean it"
+                "network.allow_public_publish: true if you really mean it",
             )
         return self
 
@@ -288,7 +294,9 @@ class Kubernetes(_Strict):
 
 class Tls(_Strict):
     enabled: bool = False
-    cert_secret: str | None = Field(None, description="Kubernetes Secret / Docker volume with tls.crt, tls.key, ca.crt.")
+    cert_secret: str | None = Field(
+        None, description="Kubernetes Secret / Docker volume with tls.crt, tls.key, ca.crt."
+    )
 
     @model_validator(mode="after")
     def _not_yet(self) -> Tls:
@@ -296,7 +304,7 @@ class Tls(_Strict):
             raise field_error(
                 "enabled",
                 "TLS is declared in the model but no rendering supports it yet; fix: set tls.enabled: false "
-                "(tracked as the security-hardening work)"
+                "(tracked as the security-hardening work)",
             )
         return self
 
@@ -334,7 +342,7 @@ class ClusterSpec(_Strict):
             raise field_error(
                 "topology.replicas_per_master",
                 f"topology.replicas_per_master is 0 in environment {self.environment!r}: a lost master loses its "
-                "shard; fix: set topology.replicas_per_master to 1 or more (0 is allowed only in 'dev')"
+                "shard; fix: set topology.replicas_per_master to 1 or more (0 is allowed only in 'dev')",
             )
         _check_port_collisions(self)
         _check_name_collisions(self)
@@ -360,8 +368,11 @@ def service_ports(spec: ClusterSpec) -> list[OwnedPort]:
             OwnedPort(f"{name} (cluster bus)", topology.base_port + index + BUS_PORT_OFFSET, "topology.base_port", True)
         )
     for index in range(spec.sentinels.count):
-        owned.append(OwnedPort(f"{spec.sentinels.name_prefix}-{index + 1}", spec.sentinels.base_port + index,
-                               "sentinels.base_port"))
+        owned.append(
+            OwnedPort(
+                f"{spec.sentinels.name_prefix}-{index + 1}", spec.sentinels.base_port + index, "sentinels.base_port"
+            )
+        )
     if spec.fallback.enabled:
         owned.append(OwnedPort(spec.fallback.primary_name, spec.fallback.primary_port, "fallback.primary_port"))
         owned.append(OwnedPort(spec.fallback.replica_name, spec.fallback.replica_port, "fallback.replica_port"))
