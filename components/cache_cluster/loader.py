@@ -17,14 +17,18 @@ from .spec import PASSWORD_ENV, ClusterSpec
 PROJECT = "cache-cluster"
 SPEC_CONFIG_KEY = f"{PROJECT}:cluster"
 STACK_FILE = re.compile(r"^Pulumi\.(?P<stack>[A-Za-z0-9_.-]+)\.ya?ml$")
+# Quoted text of three or more characters in a YAML error; single characters ('%', '\t') stay visible.
+_QUOTED_TOKEN = re.compile(r"'[^']{3,}'")
 
 
 def spec_from_mapping(data: Mapping[str, Any] | None, *, source: str, prefix: str = "") -> ClusterSpec:
+    if data is not None and not isinstance(data, Mapping):
+        raise CacheClusterError(f"{source} must hold a mapping of fields, not a {type(data).__name__}")
     try:
         return ClusterSpec.model_validate(dict(data or {}))
     except ValidationError as error:
         raise CacheClusterError(
-            f"{source} is not a valid cluster spec", problems_from_validation(error, prefix)
+            f"{source} is not a valid cluster spec", problems_from_validation(error, prefix, ClusterSpec)
         ) from None
 
 
@@ -41,6 +45,8 @@ def _read_yaml(path: Path) -> Any:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or "invalid YAML"
+        # "found undefined alias 'x'" / "... the tag '!x'" quote the file's text, which may be a password.
+        problem = _QUOTED_TOKEN.sub("'<hidden>'", problem)
         raise CacheClusterError(f"{path} is not valid YAML{where}: {problem}") from None
 
 

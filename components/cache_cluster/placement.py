@@ -44,32 +44,57 @@ def assign_replicas(
 ) -> ReplicaAssignment:
     """Spread replicas evenly over masters, never next to their master when failure domains are known.
 
-    Replicas are taken in order; each goes to the master with the fewest replicas so far whose failure domain
-    differs from its own (unknown domains never conflict), the earliest such master on ties. With no domains
-    given this is round robin: replica k follows master k mod len(masters).
+    Each master offers one seat per round (round 1: one replica each, round 2: a second, ...). Replicas are
+    matched to seats by bipartite matching (augmenting paths), round by round, so every master gets its first
+    replica before any gets a second, and a balanced placement that keeps every replica out of its master's
+    failure domain is found whenever one exists; a greedy pass misses it in common layouts (three hosts, each
+    with one master and one replica). Unknown domains never conflict, and with no domains this is round robin:
+    replica k follows master k mod len(masters). Replicas no seat can take go to the least-loaded master in
+    another domain, and only when there is none to one in the same domain (reported as `colocated`).
     """
     if not masters:
         raise ValueError("replicas need at least one master")
     domains = failure_domain or {}
+    rounds = -(-len(replicas) // len(masters))
+    seats = [master for _ in range(rounds) for master in masters][: len(replicas)]
+    holder: dict[int, str] = {}  # seat index -> replica
+
+    def seat(replica: str, usable: int, visited: set[int]) -> bool:
+        allowed = [index for index in range(usable) if not _same_domain(domains, seats[index], replica)]
+        for index in allowed:  # a free seat first: keeps round robin where nothing conflicts
+            if index not in holder:
+                holder[index] = replica
+                return True
+        for index in allowed:
+            if index not in visited:
+                visited.add(index)
+                if seat(holder[index], usable, visited):
+                    holder[index] = replica
+                    return True
+        return False
+
+    for usable in range(len(masters), len(seats) + len(masters), len(masters)):
+        seated = set(holder.values())
+        for replica in replicas:
+            if replica not in seated and seat(replica, min(usable, len(seats)), set()):
+                seated.add(replica)
+    master_of = {replica: seats[index] for index, replica in holder.items()}
     load = dict.fromkeys(masters, 0)
-    master_of: dict[str, str] = {}
+    for master in master_of.values():
+        load[master] += 1
     colocated: list[str] = []
     for replica in replicas:
-        fewest = min(load.values())
-        balanced = [master for master in masters if load[master] == fewest]
-        elsewhere = [master for master in balanced if not _same_domain(domains, master, replica)]
+        if replica in master_of:
+            continue
+        elsewhere = [master for master in masters if not _same_domain(domains, master, replica)]
+        chosen = min(elsewhere or masters, key=lambda master: load[master])
         if not elsewhere:
-            # Balance first; then any master in another domain, even if it gets one replica more.
-            elsewhere = [master for master in masters if not _same_domain(domains, master, replica)]
-            elsewhere.sort(key=lambda master: load[master])
-        if elsewhere:
-            chosen = elsewhere[0]
-        else:
-            chosen = balanced[0]
             colocated.append(replica)
         master_of[replica] = chosen
         load[chosen] += 1
-    return ReplicaAssignment(master_of=master_of, colocated=tuple(colocated))
+    return ReplicaAssignment(
+        master_of={replica: master_of[replica] for replica in replicas}, colocated=tuple(colocated)
+    )
 
 
 def _same_domain(domains: Mapping[str, str | None], first: str, second: str) -> bool:

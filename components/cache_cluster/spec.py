@@ -7,6 +7,7 @@ Validator messages follow one shape: what is wrong, then ``fix:`` and what to do
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -21,8 +22,7 @@ FALLBACK_TIER_ORDER: tuple[Tier, ...] = ("cluster", "single", "memory", "databas
 # Characters that survive redis.conf quoting, shell expansion and URL userinfo without escaping.
 PASSWORD_PATTERN = re.compile(r"^[A-Za-z0-9._~+=-]+$")
 DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,40}[a-z0-9])?$")
-LOOPBACK_ADDRESSES = ("127.0.0.1", "::1", "localhost")
-WILDCARD_ADDRESSES = ("0.0.0.0", "::", "*")
+WILDCARD_ADDRESSES = ("0.0.0.0", "::")
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -42,9 +42,11 @@ def _check_image_reference(value: str) -> str:
         return value
     last_segment = value.rsplit("/", 1)[-1]
     if ":" not in last_segment:
-        raise ValueError(f"image {value!r} has no tag; fix: pin a version, e.g. {value}:7.2.5")
+        raise ValueError(f"image {value!r} has no tag; fix: pin a version tag or a digest, e.g. {value}:<version>")
     tag = last_segment.rsplit(":", 1)[1]
-    if tag == "latest" or not tag:
+    if not tag:
+        raise ValueError(f"image {value!r} has an empty tag; fix: pin a version tag or a digest")
+    if tag == "latest":
         raise ValueError(f"image {value!r} uses the moving tag {tag!r}; fix: pin a version tag or a digest")
     return value
 
@@ -274,7 +276,15 @@ class Network(_Strict):
 
     @model_validator(mode="after")
     def _publish_opt_in(self) -> Network:
-        if self.publish_address not in LOOPBACK_ADDRESSES and not self.allow_public_publish:
+        try:
+            address = ipaddress.ip_address(self.publish_address)
+        except ValueError:
+            raise field_error(
+                "publish_address",
+                f"publish_address {self.publish_address!r} is not an IP address (Docker binds ports to IPs); "
+                "fix: use 127.0.0.1",
+            ) from None
+        if not address.is_loopback and not self.allow_public_publish:
             where = "every interface" if self.publish_address in WILDCARD_ADDRESSES else self.publish_address
             raise field_error(
                 "publish_address",
@@ -344,6 +354,12 @@ class ClusterSpec(_Strict):
                 f"topology.replicas_per_master is 0 in environment {self.environment!r}: a lost master loses its "
                 "shard; fix: set topology.replicas_per_master to 1 or more (0 is allowed only in 'dev')",
             )
+        if self.fallback.enabled and self.sentinels.count < 3 and self.environment != "dev":
+            raise field_error(
+                "sentinels.count",
+                f"sentinels.count {self.sentinels.count} in environment {self.environment!r}: one lost sentinel "
+                "stops failover of the fallback Redis; fix: use 3 sentinels with quorum 2 (fewer only in 'dev')",
+            )
         _check_port_collisions(self)
         _check_name_collisions(self)
         return self
@@ -367,7 +383,7 @@ def service_ports(spec: ClusterSpec) -> list[OwnedPort]:
         owned.append(
             OwnedPort(f"{name} (cluster bus)", topology.base_port + index + BUS_PORT_OFFSET, "topology.base_port", True)
         )
-    for index in range(spec.sentinels.count):
+    for index in range(spec.sentinels.count if spec.fallback.enabled else 0):
         owned.append(
             OwnedPort(
                 f"{spec.sentinels.name_prefix}-{index + 1}", spec.sentinels.base_port + index, "sentinels.base_port"
@@ -382,7 +398,7 @@ def service_ports(spec: ClusterSpec) -> list[OwnedPort]:
 
 
 def _check_port_collisions(spec: ClusterSpec) -> None:
-    for index in range(spec.sentinels.count):
+    for index in range(spec.sentinels.count if spec.fallback.enabled else 0):
         if spec.sentinels.base_port + index > 65535:
             raise field_error(
                 "sentinels.base_port",
