@@ -46,6 +46,12 @@ class PortMapping:
     host_port: int
     container_port: int
 
+    @property
+    def host_endpoint(self) -> str:
+        """`ip:port` on the host, with an IPv6 address in brackets."""
+        host = f"[{self.host_ip}]" if ":" in self.host_ip else self.host_ip
+        return f"{host}:{self.host_port}"
+
 
 @dataclass(frozen=True)
 class VolumeMount:
@@ -121,7 +127,7 @@ class DeploymentPlan:
         mapping: dict[str, str] = {}
         for service in self.services:
             for port in service.ports:
-                mapping[f"{service.name}:{port.container_port}"] = f"{port.host_ip}:{port.host_port}"
+                mapping[f"{service.name}:{port.container_port}"] = port.host_endpoint
         return mapping
 
 

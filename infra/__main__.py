@@ -1,0 +1,68 @@
+"""The stack program: stack config -> ClusterSpec -> component -> stack outputs.
+
+Config (Pulumi.<stack>.yaml):
+  cache-cluster:cluster        the cluster spec (an object), validated exactly as `cache-cluster check-config` does;
+                               its `environment` defaults to the stack name.
+  cache-cluster:redisPassword  optional secret (`pulumi config set --secret ...`); generated when left out.
+
+Bad input ends the program with a `pulumi.RunError`: Pulumi prints its message (the field, what is wrong, the
+fix) and no Python traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+
+from cache_cluster.docker import DockerCacheCluster, DockerCacheClusterArgs, checked_password
+from cache_cluster.errors import CacheClusterError
+from cache_cluster.loader import PROJECT, SPEC_CONFIG_KEY, spec_from_mapping
+from cache_cluster.spec import ClusterSpec
+
+
+def load_spec(config: pulumi.Config, stack: str) -> ClusterSpec:
+    raw: Any = config.require_object("cluster")
+    if isinstance(raw, Mapping) and "environment" not in raw:
+        raw = {**raw, "environment": stack}
+    return spec_from_mapping(raw, source=f"stack {stack!r} (Pulumi.{stack}.yaml)", prefix=f"config.{SPEC_CONFIG_KEY}")
+
+
+def deploy(spec: ClusterSpec, password: pulumi.Output[str] | None) -> DockerCacheCluster:
+    if spec.target != "docker":
+        raise CacheClusterError(
+            f"target {spec.target!r} has no Pulumi component yet: the Kubernetes component is a later issue; "
+            "fix: set target: docker in cache-cluster:cluster (or use another stack)"
+        )
+    args = DockerCacheClusterArgs(spec=spec)
+    if password is not None:
+        args["password"] = password
+    return DockerCacheCluster(spec.name, args)
+
+
+def configured_password(config: pulumi.Config) -> pulumi.Output[str] | None:
+    password = config.get_secret("redisPassword")
+    if password is None:
+        return None
+    # Checked where its value is known, and named as the user set it; the value itself is never shown.
+    return password.apply(functools.partial(checked_password, field=f"{PROJECT}:redisPassword"))
+
+
+def main() -> None:
+    config = pulumi.Config(PROJECT)
+    try:
+        spec = load_spec(config, pulumi.get_stack())
+        cluster = deploy(spec, configured_password(config))
+    except CacheClusterError as error:
+        raise pulumi.RunError(error.render()) from None
+    pulumi.export("env", cluster.env)  # REDIS_PASSWORD is a secret Output, the rest plain
+    pulumi.export("node_endpoints", cluster.node_endpoints)
+    pulumi.export("host_address_map", cluster.host_address_map)
+    pulumi.export("exporter_url", cluster.exporter_url)
+    if cluster.acl_passwords:
+        pulumi.export("acl_passwords", cluster.acl_passwords)
+
+
+main()

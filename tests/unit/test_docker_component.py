@@ -1,0 +1,327 @@
+"""DockerCacheCluster under Pulumi's mocks: the resource graph, secrets, published addresses and the hook."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pytest
+
+from tests.unit import pulumi_mocks as pm
+
+# Pulumi's documented pattern: mocks first, then the module that declares resources.
+pm.install()
+
+from cache_cluster.docker import (  # noqa: E402
+    DeployInputError,
+    DockerCacheCluster,
+    DockerCacheClusterArgs,
+    container_args,
+    env_entries,
+    exporter_url,
+    hook_command,
+    spec_json,
+)
+from cache_cluster.plan import plan  # noqa: E402
+from cache_cluster.spec import ClusterSpec  # noqa: E402
+
+PASSWORD = "Given-password.0123456789"
+ACL_PASSWORD = "App-user-password.0123456789"
+NAME = "cache"
+
+
+@dataclass
+class Deployed:
+    mocks: pm.RecordingMocks
+    component: DockerCacheCluster
+    secret_outputs: dict[str, bool]
+
+    def one(self, type_: str, name: str) -> pm.Registered:
+        return next(r for r in pm.of_type(self.mocks, type_) if r.name == name)
+
+    @property
+    def containers(self) -> list[pm.Registered]:
+        return pm.of_type(self.mocks, pm.CONTAINER)
+
+
+async def _secretness(component: DockerCacheCluster) -> dict[str, bool]:
+    found = {"password": await component.password.is_secret()}
+    found |= {f"env.{key}": await value.is_secret() for key, value in component.env.items()}
+    found |= {f"acl.{user}": await value.is_secret() for user, value in component.acl_passwords.items()}
+    return found
+
+
+def deploy(args: DockerCacheClusterArgs) -> Deployed:
+    mocks = pm.install()
+    holder: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def run() -> pulumi.Output[Any]:
+        component = DockerCacheCluster(NAME, args)
+        holder["component"] = component
+        secretness = pulumi.Output.from_input(_secretness(component))
+        return secretness.apply(lambda found: holder.update(secret=found))
+
+    run()
+    return Deployed(mocks, holder["component"], holder["secret"])
+
+
+@pytest.fixture(scope="module")
+def generated() -> Deployed:
+    """The dev stack's spec (the defaults), no password given: one is generated."""
+    return deploy({"spec": ClusterSpec()})
+
+
+def acl_spec() -> ClusterSpec:
+    return ClusterSpec.model_validate({"auth": {"acl_users": [{"name": "app"}, {"name": "reporting"}]}})
+
+
+# -------------------------------------------------------------------------------------------- resource graph
+
+
+def test_resource_graph_has_every_resource_once(generated: Deployed) -> None:
+    counts: dict[str, int] = {}
+    for resource in generated.mocks.resources:
+        counts[resource.type] = counts.get(resource.type, 0) + 1
+    assert counts == {
+        pm.COMPONENT: 1,
+        pm.RANDOM_PASSWORD: 1,
+        pm.NETWORK: 1,
+        pm.VOLUME: 8,  # 6 nodes + fallback primary and replica
+        pm.REMOTE_IMAGE: 2,  # redis, exporter
+        pm.CONTAINER: 12,  # 6 nodes + 2 fallback + 3 sentinels + 1 exporter
+        pm.COMMAND: 1,
+    }
+
+
+def test_every_child_is_parented_to_the_component(generated: Deployed) -> None:
+    component = generated.one(pm.COMPONENT, NAME)
+    children = [resource for resource in generated.mocks.resources if resource is not component]
+    assert children
+    for child in children:
+        assert child.parent == component.urn, child.name
+        assert f"{pm.COMPONENT}${child.type}::" in child.urn
+
+
+def test_names_follow_the_plan_and_compose(generated: Deployed) -> None:
+    deployment = plan(ClusterSpec())
+    assert sorted(r.name for r in generated.containers) == sorted(f"{NAME}-{s.name}" for s in deployment.services)
+    assert {r.inputs["name"] for r in generated.containers} == {f"cache-cluster-{s.name}" for s in deployment.services}
+    assert generated.one(pm.NETWORK, f"{NAME}-network").inputs["name"] == "cache-cluster"
+    assert {r.inputs["name"] for r in pm.of_type(generated.mocks, pm.VOLUME)} == {
+        f"cache-cluster_{volume}" for volume in deployment.volumes
+    }
+    fixed = [*generated.containers, *pm.of_type(generated.mocks, pm.VOLUME), *pm.of_type(generated.mocks, pm.NETWORK)]
+    assert all(r.delete_before_replace for r in fixed), "fixed names need delete-before-replace"
+    hostnames = {r.inputs["hostname"] for r in generated.containers}
+    assert hostnames == {s.name for s in deployment.services}
+
+
+def test_containers_use_image_ids_of_kept_images(generated: Deployed) -> None:
+    images = pm.of_type(generated.mocks, pm.REMOTE_IMAGE)
+    assert all(image.inputs["keepLocally"] is True for image in images)
+    image_ids = {image.inputs["name"]: image.outputs["image_id"] for image in images}
+    assert set(image_ids) == {"redis:7.2.5", "oliver006/redis_exporter:v1.62.0"}
+    for container in generated.containers:
+        expected = "oliver006/redis_exporter:v1.62.0" if "exporter" in container.name else "redis:7.2.5"
+        assert container.inputs["image"] == image_ids[expected]
+
+
+def test_containers_run_under_tini_with_limits_and_restart(generated: Deployed) -> None:
+    for container in generated.containers:
+        assert container.inputs["init"] is True
+        assert container.inputs["restart"] == "unless-stopped"
+        assert container.inputs["memory"] > 0
+
+
+def test_only_the_health_gated_primary_is_waited_for(generated: Deployed) -> None:
+    waited = {r.name for r in generated.containers if r.inputs.get("wait")}
+    assert waited == {f"{NAME}-redis-fallback"}
+    primary = generated.one(pm.CONTAINER, f"{NAME}-redis-fallback")
+    for dependant in ("redis-fallback-replica", "redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3"):
+        assert primary.urn in generated.one(pm.CONTAINER, f"{NAME}-{dependant}").dependencies
+    exporter = generated.one(pm.CONTAINER, f"{NAME}-redis-exporter")
+    for index in range(1, 7):
+        assert generated.one(pm.CONTAINER, f"{NAME}-redis-node-{index}").urn in exporter.dependencies
+
+
+# --------------------------------------------------------------------------------------------------- secrets
+
+
+def test_generated_password_is_random_letters_and_digits(generated: Deployed) -> None:
+    password = generated.one(pm.RANDOM_PASSWORD, f"{NAME}-password")
+    assert password.inputs["length"] == 32
+    assert password.inputs["special"] is False
+
+
+@pytest.mark.parametrize("given", ["nothing", "a secret", "a plain string"])
+def test_every_input_carrying_the_password_is_secret(given: str) -> None:
+    # The ACL password is given as a plain string: the component makes it secret all the same.
+    args: DockerCacheClusterArgs = {"spec": acl_spec(), "acl_passwords": {"app": ACL_PASSWORD}}
+    if given != "nothing":
+        args["password"] = pulumi.Output.secret(PASSWORD) if given == "a secret" else PASSWORD
+    password_given = given != "nothing"
+    deployed = deploy(args)
+    password = PASSWORD if password_given else pm.GENERATED_PASSWORD
+    carriers = 0
+    for resource in deployed.mocks.resources:
+        for secret in (password, ACL_PASSWORD):
+            carrying = resource.carries(secret)
+            carriers += len(carrying)
+            assert carrying <= resource.secret, f"{resource.name}: {carrying - resource.secret} carry a password"
+            # What the provider echoes back as an output is secret in the state too.
+            if resource.type in (pm.CONTAINER, pm.COMMAND):
+                assert carrying <= {_camel(name) for name in resource.additional_secret_outputs}
+    assert carriers >= 12 + 1  # every container's envs, the hook's environment
+    generated_names = {r.name for r in pm.of_type(deployed.mocks, pm.RANDOM_PASSWORD)}
+    expected = {f"{NAME}-acl-reporting-password"} | (set() if password_given else {f"{NAME}-password"})
+    assert generated_names == expected
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def test_password_outputs_are_secret_and_public_env_is_not() -> None:
+    deployed = deploy({"spec": acl_spec(), "password": PASSWORD})  # even a plain-string password
+    secret = deployed.secret_outputs
+    assert secret["password"] and secret["env.REDIS_PASSWORD"]
+    assert secret["acl.app"] and secret["acl.reporting"]
+    public = {key for key, is_secret in secret.items() if key.startswith("env.") and not is_secret}
+    assert public == {f"env.{key}" for key in plan(acl_spec()).contract.public}
+    assert "env.REDIS_CLUSTER_NODES" in public
+
+
+def test_plain_outputs(generated: Deployed) -> None:
+    component = generated.component
+    assert component.node_endpoints == [f"redis-node-{index}:{7000 + index}" for index in range(1, 7)]
+    assert component.host_address_map["redis-node-1:7001"] == "127.0.0.1:7001"
+    assert component.exporter_url == "http://127.0.0.1:9121"
+
+
+def test_container_env_carries_each_secret_kind() -> None:
+    deployed = deploy({"spec": acl_spec(), "password": PASSWORD, "acl_passwords": {"app": ACL_PASSWORD}})
+    node = deployed.one(pm.CONTAINER, f"{NAME}-redis-node-1")
+    envs = dict(entry.split("=", 1) for entry in node.inputs["envs"])
+    assert envs["REDIS_PASSWORD"] == envs["REDISCLI_AUTH"] == PASSWORD
+    assert envs["REDIS_ACL_APP_PASSWORD"] == ACL_PASSWORD
+    assert envs["REDIS_ACL_REPORTING_PASSWORD"] == pm.GENERATED_PASSWORD
+    exporter = deployed.one(pm.CONTAINER, f"{NAME}-redis-exporter")
+    assert exporter.inputs["envs"] == [f"REDIS_PASSWORD={PASSWORD}"]
+
+
+def test_a_weak_password_fails_with_the_rule_and_without_the_value() -> None:
+    weak = "short"
+    with pytest.raises(pulumi.RunError) as raised:
+        deploy({"spec": ClusterSpec(), "password": pulumi.Output.secret(weak)})
+    message = str(raised.value)
+    assert message.startswith("error: password is not acceptable")
+    assert "fewer than 16" in message and "fix:" in message
+    assert weak not in message
+
+
+def test_bad_arguments_are_clean_errors() -> None:
+    with pytest.raises(DeployInputError, match="hook_via 'ssh'"):
+        deploy({"spec": ClusterSpec(), "hook_via": "ssh"})
+    with pytest.raises(DeployInputError, match=r"acl_passwords names users \['nobody'\]") as raised:
+        deploy({"spec": acl_spec(), "acl_passwords": {"nobody": ACL_PASSWORD}})
+    assert isinstance(raised.value, pulumi.RunError)  # Pulumi prints it without a traceback
+    assert str(raised.value).startswith("error: ")
+
+
+# --------------------------------------------------------------------------------------------------- network
+
+
+def test_ports_are_published_on_loopback_only(generated: Deployed) -> None:
+    published = []
+    for container in generated.containers:
+        assert not container.inputs.get("publishAllPorts")
+        for port in container.inputs.get("ports", []):
+            assert port["ip"] == "127.0.0.1", container.name
+            assert port["external"] == port["internal"]  # the same port inside and out (MOVED by name)
+            published.append(int(port["external"]))
+    assert sorted(published) == [*range(6380, 6382), *range(7001, 7007), 9121, *range(26379, 26382)]
+
+
+def test_every_container_is_on_the_network_under_its_name(generated: Deployed) -> None:
+    for container in generated.containers:
+        (network,) = container.inputs["networksAdvanced"]
+        assert network == {"name": "cache-cluster", "aliases": [container.inputs["hostname"]]}
+
+
+# ------------------------------------------------------------------------------------------------------ hook
+
+
+def test_hook_runs_once_after_every_container(generated: Deployed) -> None:
+    (hook,) = pm.of_type(generated.mocks, pm.COMMAND)
+    containers = generated.containers
+    assert sorted(hook.inputs["triggers"]) == sorted(container.id for container in containers)
+    assert {container.urn for container in containers} <= set(hook.dependencies)
+    assert hook.inputs["create"].endswith("-m cache_cluster.cli init /dev/stdin --via published --json")
+    assert hook.inputs["addPreviousOutputInEnv"] is False
+
+
+def test_hook_gets_the_spec_on_stdin_and_the_password_in_its_environment(generated: Deployed) -> None:
+    (hook,) = pm.of_type(generated.mocks, pm.COMMAND)
+    assert ClusterSpec.model_validate(json.loads(hook.inputs["stdin"])) == ClusterSpec()
+    assert hook.inputs["environment"] == {"REDIS_PASSWORD": pm.GENERATED_PASSWORD}
+    assert "environment" in hook.secret
+    for visible in ("create", "stdin", "triggers"):
+        assert pm.GENERATED_PASSWORD not in json.dumps(hook.inputs[visible])
+
+
+def test_hook_environment_has_the_acl_passwords_too() -> None:
+    deployed = deploy({"spec": acl_spec(), "password": PASSWORD, "acl_passwords": {"app": ACL_PASSWORD}})
+    (hook,) = pm.of_type(deployed.mocks, pm.COMMAND)
+    assert hook.inputs["environment"] == {
+        "REDIS_PASSWORD": PASSWORD,
+        "REDIS_ACL_APP_PASSWORD": ACL_PASSWORD,
+        "REDIS_ACL_REPORTING_PASSWORD": pm.GENERATED_PASSWORD,
+    }
+    assert PASSWORD not in hook.inputs["create"] and PASSWORD not in hook.inputs["stdin"]
+
+
+def test_hook_can_be_left_out_or_go_direct() -> None:
+    assert not pm.of_type(deploy({"spec": ClusterSpec(), "run_hook": False}).mocks, pm.COMMAND)
+    (hook,) = pm.of_type(deploy({"spec": ClusterSpec(), "hook_via": "direct"}).mocks, pm.COMMAND)
+    assert "--via direct" in hook.inputs["create"]
+
+
+# ------------------------------------------------------------------------------------------- pure helpers
+
+
+def test_container_args_for_a_node_without_pulumi() -> None:
+    spec = ClusterSpec()
+    node = plan(spec).service("redis-node-1")
+    args = container_args(spec, node, network="net", volumes={"redis-node-1-data": "vol"})
+    assert args["name"] == "cache-cluster-redis-node-1"
+    assert args["ports"] == [{"internal": 7001, "external": 7001, "ip": "127.0.0.1", "protocol": "tcp"}]
+    assert args["volumes"] == [{"volume_name": "vol", "container_path": "/data"}]
+    assert args["networks_advanced"] == [{"name": "net", "aliases": ["redis-node-1"]}]
+    assert args["healthcheck"]["interval"] == "5s" and args["healthcheck"]["retries"] == 10
+    assert args["command"] is None  # the entrypoint script takes no arguments; none are inherited from the image
+    modes = {upload["file"]: upload["permissions"] for upload in args["uploads"]}
+    assert modes == {"/etc/cache-cluster/redis.conf": "0444", "/etc/cache-cluster/entrypoint.sh": "0555"}
+
+
+def test_env_entries_and_urls() -> None:
+    spec = acl_spec()
+    node = plan(spec).service("redis-node-1")
+    entries = env_entries(node, {"password": "p", "acl:app": "a", "acl:reporting": "r"})
+    assert entries == [
+        "REDIS_PASSWORD=p", "REDISCLI_AUTH=p", "REDIS_ACL_APP_PASSWORD=a", "REDIS_ACL_REPORTING_PASSWORD=r"
+    ]
+    assert exporter_url(ClusterSpec()) == "http://127.0.0.1:9121"
+    ipv6 = ClusterSpec.model_validate({"network": {"publish_address": "::1"}})
+    assert exporter_url(ipv6) == "http://[::1]:9121"
+    assert exporter_url(ClusterSpec.model_validate({"exporter": {"enabled": False}})) is None
+
+
+def test_spec_json_leaves_the_password_out() -> None:
+    spec = ClusterSpec.model_validate({"auth": {"password": PASSWORD}})
+    text = spec_json(spec)
+    assert PASSWORD not in text and "password" not in json.loads(text)["auth"]
+    assert hook_command("published", python="/opt/my venv/bin/python").startswith("'/opt/my venv/bin/python' -m ")

@@ -1,0 +1,154 @@
+"""infra/__main__.py, the stack program, run under Pulumi's mocks with stack config set as the engine sets it."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+
+from tests.unit import pulumi_mocks as pm
+
+pm.install()  # before anything declares resources, as Pulumi's testing guide does
+
+ROOT = Path(__file__).resolve().parents[2]
+PROGRAM = ROOT / "infra" / "__main__.py"
+DEV_CLUSTER = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]["cache-cluster:cluster"]
+PASSWORD = "Config-password.0123456789"
+
+
+@pytest.fixture(autouse=True)
+def _no_config_left_behind() -> Iterator[None]:
+    yield
+    pulumi.runtime.set_all_config({}, [])
+
+
+def set_config(cluster: Any = None, password: str | None = None) -> None:
+    """Stack config as the engine hands it to the program: JSON text for objects, secret keys listed."""
+    config: dict[str, str] = {}
+    if cluster is not None:
+        config["cache-cluster:cluster"] = json.dumps(cluster)
+    if password is not None:
+        config["cache-cluster:redisPassword"] = password
+    pulumi.runtime.set_all_config(config, ["cache-cluster:redisPassword"] if password is not None else [])
+
+
+def run_program(stack: str = "dev") -> tuple[pm.RecordingMocks, dict[str, Any], dict[str, bool]]:
+    """Run the program; return the registrations, the stack exports and which exported values are secret."""
+    mocks = pm.install(stack)
+    exports: dict[str, Any] = {}
+    secret: dict[str, bool] = {}
+
+    async def secretness() -> None:
+        for name, value in exports.items():
+            values = value.items() if isinstance(value, dict) else [("", value)]
+            for key, item in values:
+                if isinstance(item, pulumi.Output):
+                    secret[f"{name}.{key}" if key else name] = await item.is_secret()
+
+    original = pulumi.export
+
+    def export(name: str, value: Any) -> None:
+        exports[name] = value
+        original(name, value)
+
+    @pulumi.runtime.test
+    def run() -> pulumi.Output[Any]:
+        pulumi.export = export
+        try:
+            runpy.run_path(str(PROGRAM), run_name="__main__")
+        finally:
+            pulumi.export = original
+        return pulumi.Output.from_input(secretness())
+
+    run()
+    return mocks, exports, secret
+
+
+def test_dev_stack_deploys_the_whole_cluster_and_exports_the_contract() -> None:
+    set_config(DEV_CLUSTER)
+    mocks, exports, secret = run_program()
+    assert len(pm.of_type(mocks, pm.CONTAINER)) == 12
+    assert len(pm.of_type(mocks, pm.RANDOM_PASSWORD)) == 1  # no redisPassword in config: generated
+    assert [r.name for r in pm.of_type(mocks, pm.COMPONENT)] == ["cache-cluster"]
+    assert set(exports) == {"env", "node_endpoints", "host_address_map", "exporter_url"}
+    assert secret["env.REDIS_PASSWORD"] is True
+    assert not any(is_secret for key, is_secret in secret.items() if key != "env.REDIS_PASSWORD")
+    assert exports["node_endpoints"][0] == "redis-node-1:7001"
+    assert exports["host_address_map"]["redis-node-6:7006"] == "127.0.0.1:7006"
+    assert exports["exporter_url"] == "http://127.0.0.1:9121"
+
+
+def test_the_configured_secret_password_is_used_and_stays_secret() -> None:
+    set_config(DEV_CLUSTER, password=PASSWORD)
+    mocks, _, secret = run_program()
+    assert not pm.of_type(mocks, pm.RANDOM_PASSWORD)
+    node = next(r for r in pm.of_type(mocks, pm.CONTAINER) if r.name == "cache-cluster-redis-node-1")
+    assert f"REDIS_PASSWORD={PASSWORD}" in node.inputs["envs"] and "envs" in node.secret
+    (hook,) = pm.of_type(mocks, pm.COMMAND)
+    assert PASSWORD not in hook.inputs["create"] + hook.inputs["stdin"]
+    assert secret["env.REDIS_PASSWORD"] is True
+
+
+def test_environment_defaults_to_the_stack_name() -> None:
+    set_config({key: value for key, value in DEV_CLUSTER.items() if key != "environment"})
+    mocks, _, _ = run_program(stack="staging")
+    (hook,) = pm.of_type(mocks, pm.COMMAND)
+    assert json.loads(hook.inputs["stdin"])["environment"] == "staging"
+
+
+def _clean_failure(stack: str = "dev") -> str:
+    """Run the program expecting a RunError; return its text.
+
+    Pulumi's Python host catches a RunError and logs `str(error)` alone, where any other exception is shown
+    as "Program failed with an unhandled exception" and a traceback.
+    """
+    with pytest.raises(pulumi.RunError) as raised:
+        run_program(stack)
+    message = str(raised.value)
+    assert message.strip() and "Traceback" not in message
+    return message
+
+
+def test_an_invalid_spec_is_a_clean_error_naming_the_field() -> None:
+    set_config({**DEV_CLUSTER, "topology": {"masters": 2}, "sentinels": {"count": 4}})
+    message = _clean_failure()
+    assert message.startswith("error: stack 'dev' (Pulumi.dev.yaml) is not a valid cluster spec")
+    assert "config.cache-cluster:cluster.topology.masters" in message
+    assert "config.cache-cluster:cluster.sentinels.count" in message
+    assert "fix:" in message
+
+
+def test_nothing_is_declared_when_the_spec_is_invalid() -> None:
+    set_config({**DEV_CLUSTER, "network": {"publish_address": "0.0.0.0"}})
+    mocks = pm.install()
+    with pytest.raises(pulumi.RunError, match=r"network\.publish_address"):
+        pulumi.runtime.test(lambda: runpy.run_path(str(PROGRAM), run_name="__main__"))()
+    assert not mocks.resources
+
+
+def test_a_weak_configured_password_is_refused_without_showing_it() -> None:
+    weak = "tooShort1"
+    set_config(DEV_CLUSTER, password=weak)
+    message = _clean_failure()
+    assert message.startswith("error: cache-cluster:redisPassword is not acceptable")
+    assert "fewer than 16" in message
+    assert weak not in message
+
+
+def test_kubernetes_target_says_it_is_a_later_issue() -> None:
+    set_config({**DEV_CLUSTER, "target": "kubernetes"})
+    message = _clean_failure()
+    assert "target 'kubernetes'" in message and "later issue" in message
+
+
+def test_missing_or_malformed_cluster_config_is_a_clean_error() -> None:
+    set_config(None)
+    assert "cache-cluster:cluster" in _clean_failure()
+    set_config(["not", "a", "mapping"])
+    assert "must hold a mapping" in _clean_failure()
