@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from cache_cluster.loader import load_spec_file
 from cache_cluster.plan import plan
-
 from tests.unit.clirun import PROJECT_DIR, Invocation, run_cli_many
 
 EXAMPLES = sorted((PROJECT_DIR / "examples").glob("*.yaml"))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from cache_cluster import conf
 from cache_cluster.loader import load_spec_file
 from cache_cluster.plan import DeploymentPlan, plan

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+
 from cache_cluster.contract import HIDDEN, env_contract
 from cache_cluster.placement import SlotRange, assign_replicas, even_slot_ranges
 from cache_cluster.plan import DeploymentPlan, plan

@@ -1,0 +1,373 @@
+"""Real redis-server / redis-sentinel / redis_exporter processes on 127.0.0.1, started from the configs the
+project renders (`conf.render_*`), on free ports. Used by the integration tests and by bench/formation.py.
+
+Nodes announce hostnames such as `redis-node-1`, which do not resolve on the host: the hook reaches them
+through an address map `redis-node-1:<port> -> 127.0.0.1:<port>`, exactly as it does for Docker from the host.
+Every process is started by us and killed by its Popen (never by name); `atexit` is a last resort.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import random
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from cache_cluster import conf
+from cache_cluster.hook.endpoints import AddressMap, Targets, targets_from_spec
+from cache_cluster.plan import plan
+from cache_cluster.spec import BUS_PORT_OFFSET, ClusterSpec
+
+BINARIES = ("redis-server", "redis-sentinel", "redis-cli", "prometheus-redis-exporter")
+START_TIMEOUT = 15.0
+_LIVE: set[Server] = set()
+
+
+def missing_binaries(names: Sequence[str] = BINARIES) -> list[str]:
+    return [name for name in names if shutil.which(name) is None]
+
+
+def new_password() -> str:
+    return "itest-" + secrets.token_hex(12)
+
+
+# ---------------------------------------------------------------------------------------------------- ports
+_TAKEN: set[int] = set()
+
+
+def _port_free(port: int) -> bool:
+    if port in _TAKEN or not 1024 < port < 65536:
+        return False
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_block(count: int, *, bus: bool = False) -> int:
+    """First port of `count` contiguous free ports (and their +10000 bus ports when `bus`), reserved in-process.
+
+    Ports come from 20000-53000 so a bus port stays below 65536; other engineers' and tests' servers may be
+    running, so every candidate is checked by binding it."""
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(500):
+        base = rng.randrange(20000, 53000 - count)
+        ports = list(range(base, base + count))
+        if bus:
+            ports += [port + BUS_PORT_OFFSET for port in ports]
+        if all(_port_free(port) for port in ports):
+            _TAKEN.update(ports)
+            return base
+    raise RuntimeError(f"no block of {count} free ports found")
+
+
+# ---------------------------------------------------------------------------------------------------- servers
+@dataclass(eq=False)
+class Server:
+    name: str
+    port: int
+    argv: list[str]
+    workdir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / "server.log"
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                self.argv,
+                cwd=self.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **self.env},
+                start_new_session=True,
+            )
+        _LIVE.add(self)
+
+    def stop(self) -> None:
+        """SIGKILL by pid: a crash, as a lost container would be."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=10)
+        _LIVE.discard(self)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def _stop_all_live() -> None:
+    for server in list(_LIVE):
+        server.stop()
+
+
+atexit.register(_stop_all_live)
+
+
+def wait_redis(server: Server, password: str | None, *, timeout: float = START_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    client = redis.Redis(port=server.port, password=password, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        while True:
+            try:
+                if client.ping():
+                    return
+            except redis.AuthenticationError:
+                return  # up, with another password: the test meant it
+            except redis.RedisError:
+                pass
+            if not server.running:
+                raise RuntimeError(f"{server.name} exited:\n{server.tail()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{server.name} did not answer on {server.port} within {timeout} s")
+            time.sleep(0.01)
+    finally:
+        client.close()
+
+
+def wait_http(server: Server, *, timeout: float = START_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/health", timeout=1):
+                return
+        except OSError:
+            if not server.running:
+                raise RuntimeError(f"{server.name} exited:\n{server.tail()}") from None
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{server.name} did not answer on {server.port}") from None
+            time.sleep(0.02)
+
+
+def host_copy(rendered: str, data_dir: Path) -> str:
+    """The rendered config with its `dir` pointed at a test directory.
+
+    redis-server changes into `dir` while it reads the file, so the rendered `dir /data` (the container's
+    volume) fails on the host before a `--dir` argument could override it."""
+    return "\n".join(
+        f"dir {data_dir}" if line == f"dir {conf.DATA_DIR}" else line for line in rendered.splitlines()
+    ) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------------- deployment
+@dataclass
+class TierPorts:
+    primary: int
+    replica: int
+    sentinel_base: int
+    exporter: int
+
+    @classmethod
+    def allocate(cls, sentinels: int = 3) -> TierPorts:
+        return cls(free_block(1), free_block(1), free_block(sentinels), free_block(1))
+
+
+def make_spec(
+    *,
+    masters: int = 3,
+    replicas: int = 1,
+    base_port: int,
+    tier: TierPorts | None = None,
+    node_timeout_ms: int = 1000,
+    **overrides: Any,
+) -> ClusterSpec:
+    """The project's spec with test ports; `tier=None` turns the fallback tier and the exporter off."""
+    data: dict[str, Any] = {
+        "environment": "dev",
+        "topology": {
+            "masters": masters,
+            "replicas_per_master": replicas,
+            "base_port": base_port,
+            "node_timeout_ms": node_timeout_ms,
+        },
+    }
+    if tier is None:
+        data["fallback"] = {"enabled": False}
+        data["exporter"] = {"enabled": False}
+    else:
+        data["fallback"] = {"primary_port": tier.primary, "replica_port": tier.replica}
+        data["sentinels"] = {"base_port": tier.sentinel_base}
+        data["exporter"] = {"port": tier.exporter}
+    data.update(overrides)
+    return ClusterSpec.model_validate(data)
+
+
+class Deployment:
+    """Processes for one spec: its cluster nodes, and (with a tier) the fallback pair, sentinels, exporter."""
+
+    def __init__(self, root: Path, spec: ClusterSpec, password: str, *, with_tier: bool = True) -> None:
+        self.root = root
+        self.spec = spec
+        self.password = password
+        self.deployment = plan(spec)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.auth_include = root / "auth.conf"
+        self.auth_include.write_text(f"requirepass {password}\nmasterauth {password}\n")
+        self.auth_include.chmod(0o600)
+        self.nodes: dict[str, Server] = {}
+        self.tier: dict[str, Server] = {}
+        for node in self.deployment.nodes:
+            self.nodes[node.name] = self._node_server(node.name, node.port)
+        if with_tier and spec.fallback.enabled:
+            self._add_tier()
+
+    # -- building
+    def _node_server(self, name: str, port: int) -> Server:
+        workdir = self.root / name
+        workdir.mkdir(parents=True, exist_ok=True)
+        config = workdir / "redis.conf"
+        rendered = conf.render_node_conf(self.spec, hostname=name, port=port, auth_include=str(self.auth_include))
+        config.write_text(host_copy(rendered, workdir / "data"))
+        (workdir / "data").mkdir(exist_ok=True)
+        argv = ["redis-server", str(config), "--bind", "127.0.0.1", "--dir", str(workdir / "data"),
+                "--daemonize", "no"]
+        return Server(name, port, argv, workdir)
+
+    def _add_tier(self) -> None:
+        spec, fallback = self.spec, self.spec.fallback
+        for name, port, replica_of in (
+            (fallback.primary_name, fallback.primary_port, None),
+            (fallback.replica_name, fallback.replica_port, (fallback.primary_name, fallback.primary_port)),
+        ):
+            workdir = self.root / name
+            (workdir / "data").mkdir(parents=True, exist_ok=True)
+            config = workdir / "redis.conf"
+            rendered = conf.render_fallback_conf(
+                spec, hostname=name, port=port, replica_of=replica_of, auth_include=str(self.auth_include)
+            )
+            config.write_text(host_copy(rendered, workdir / "data"))
+            argv = ["redis-server", str(config), "--bind", "127.0.0.1", "--dir", str(workdir / "data"),
+                    "--daemonize", "no", "--replica-announce-ip", "127.0.0.1"]
+            if replica_of is not None:
+                # The rendered `replicaof redis-fallback <port>` names a host that resolves only in Docker.
+                argv += ["--replicaof", "127.0.0.1", str(fallback.primary_port)]
+            self.tier[name] = Server(name, port, argv, workdir)
+        sentinels = spec.sentinels
+        for index in range(sentinels.count):
+            name, port = f"{sentinels.name_prefix}-{index + 1}", sentinels.base_port + index
+            workdir = self.root / name
+            workdir.mkdir(parents=True, exist_ok=True)
+            rendered = conf.render_sentinel_conf(spec, hostname=name, port=port)
+            lines = []
+            for line in rendered.splitlines():
+                # Test-only rewrite: the monitored primary and our own announced address must be 127.0.0.1,
+                # because the Docker service names in the rendered file do not resolve on the host.
+                if line.startswith(f"sentinel monitor {sentinels.master_name} "):
+                    line = (f"sentinel monitor {sentinels.master_name} 127.0.0.1 {fallback.primary_port} "
+                            f"{sentinels.quorum}")
+                elif line.startswith("sentinel announce-ip "):
+                    line = "sentinel announce-ip 127.0.0.1"
+                lines.append(line)
+            # What the sentinel entrypoint appends at container start (conf._auth_writer).
+            lines += [
+                f"requirepass {self.password}",
+                f"sentinel auth-pass {sentinels.master_name} {self.password}",
+                f"sentinel sentinel-pass {self.password}",
+            ]
+            config = workdir / "sentinel.conf"
+            config.write_text("\n".join(lines) + "\n")
+            config.chmod(0o600)
+            argv = ["redis-sentinel", str(config), "--bind", "127.0.0.1", "--dir", str(workdir)]
+            self.tier[name] = Server(name, port, argv, workdir)
+        if spec.exporter.enabled:
+            exporter = spec.exporter
+            argv = [
+                "prometheus-redis-exporter",
+                f"--web.listen-address=127.0.0.1:{exporter.port}",
+                f"--redis.addr=redis://127.0.0.1:{fallback.primary_port}",
+                "--include-system-metrics=false",
+            ]
+            self.tier[exporter.name] = Server(
+                exporter.name, exporter.port, argv, self.root / exporter.name, env={"REDIS_PASSWORD": self.password}
+            )
+
+    # -- running
+    def start(self, *, nodes: bool = True, tier: bool = True) -> Deployment:
+        servers = [*(self.nodes.values() if nodes else ()), *(self.tier.values() if tier else ())]
+        for server in servers:
+            server.start()
+        for server in servers:
+            self.wait(server)
+        return self
+
+    def wait(self, server: Server) -> None:
+        if server.name == self.spec.exporter.name:
+            wait_http(server)
+        else:
+            wait_redis(server, self.password)
+
+    def stop(self) -> None:
+        for server in [*self.nodes.values(), *self.tier.values()]:
+            server.stop()
+
+    def replace_node(self, name: str) -> None:
+        """A lost container replaced by an empty one: kill, wipe the data dir, start fresh on the same port."""
+        server = self.nodes[name]
+        server.stop()
+        data = server.workdir / "data"
+        shutil.rmtree(data)
+        data.mkdir()
+        server.start()
+        self.wait(server)
+
+    # -- addressing
+    @property
+    def address_map(self) -> dict[str, str]:
+        return {address: f"127.0.0.1:{address.rsplit(':', 1)[1]}" for address in self.deployment.host_address_map()}
+
+    @property
+    def exporter_targets(self) -> tuple[str, ...]:
+        """The plan's targets, as this exporter process (on the host) can reach them."""
+        return tuple(
+            "redis://127.0.0.1:" + target.rsplit(":", 1)[1] for target in self.deployment.exporter_targets
+        )
+
+    def targets(self) -> Targets:
+        return targets_from_spec(
+            self.spec, address_map=AddressMap(self.address_map), exporter_targets=self.exporter_targets
+        )
+
+    def node_port(self, name: str) -> int:
+        return self.nodes[name].port
+
+    def client(self, name: str) -> redis.Redis:
+        server = self.nodes.get(name) or self.tier[name]
+        return redis.Redis(port=server.port, password=self.password, decode_responses=True, socket_timeout=5)
+
+    def address_map_arg(self) -> str:
+        return ",".join(f"{source}={target}" for source, target in self.address_map.items())
+
+
+@contextlib.contextmanager
+def running(root: Path, spec: ClusterSpec, password: str, *, with_tier: bool = True) -> Iterator[Deployment]:
+    deployment = Deployment(root, spec, password, with_tier=with_tier)
+    try:
+        yield deployment.start()
+    finally:
+        deployment.stop()
