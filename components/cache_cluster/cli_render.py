@@ -2,8 +2,105 @@
 
 from __future__ import annotations
 
+import difflib
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from .compose import DEFAULT_OUTPUT, compose_yaml
+from .errors import CacheClusterError
+from .plan import plan
+
+render_app = typer.Typer(
+    name="render",
+    help="Render generated files from a cluster spec.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# At most this many diff lines are printed by --check; the rest is summarised.
+MAX_DIFF_LINES = 60
+
+
+def _relative(path: Path, start: Path) -> str:
+    """`path` relative to `start`, in POSIX form (stable in the generated header wherever it is run from)."""
+    return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()
+
+
+@render_app.command("compose")
+def render_compose_command(
+    file: Annotated[
+        Path | None, typer.Argument(help="Cluster file (YAML) or Pulumi stack file (Pulumi.<stack>.yaml).")
+    ] = None,
+    stack: Annotated[
+        str | None, typer.Option("--stack", "-s", help="Read Pulumi.<STACK>.yaml instead of FILE.")
+    ] = None,
+    project_dir: Annotated[Path, typer.Option("--project-dir", help="Where the Pulumi.*.yaml files are.")] = Path("."),
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the Compose file here instead of to stdout.")
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Write nothing; exit 1 with a diff when --output is missing or stale."),
+    ] = False,
+) -> None:
+    """Render the Compose v2 file (docker-compose.cache-cluster.yml) for a cluster spec."""
+    from .cli import resolve_spec
+    from .loader import stack_file
+
+    if check and output is None:
+        raise CacheClusterError("--check needs --output: the file to compare with")
+    deployment = plan(resolve_spec(file, stack, project_dir))
+    source_path = file if file is not None else stack_file(stack or "dev", project_dir)
+    base = output.parent if output is not None else Path(".")
+    text = compose_yaml(
+        deployment,
+        source=_relative(source_path, base),
+        output=output.name if output is not None else DEFAULT_OUTPUT,
+    )
+    if output is None:
+        sys.stdout.write(text)
+        return
+    if check:
+        _check(output, text, _relative(source_path, Path(".")))
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    temporary = output.with_name(f".{output.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(output)
+    typer.echo(f"wrote {output} ({deployment.spec.name}: {len(deployment.services)} services)", err=True)
+
+
+def _check(output: Path, expected: str, source: str) -> None:
+    regenerate = f"cache-cluster render compose {source} --output {output}"
+    try:
+        current = output.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        typer.echo(f"{output} does not exist; fix: run `{regenerate}`", err=True)
+        raise typer.Exit(1) from None
+    if current == expected:
+        typer.echo(f"{output} is up to date", err=True)
+        return
+    diff = list(
+        difflib.unified_diff(
+            current.splitlines(keepends=True),
+            expected.splitlines(keepends=True),
+            fromfile=f"{output} (checked in)",
+            tofile=f"{output} (rendered from {source})",
+        )
+    )
+    shown = "".join(diff[:MAX_DIFF_LINES])
+    if len(diff) > MAX_DIFF_LINES:
+        shown += f"... {len(diff) - MAX_DIFF_LINES} more diff lines\n"
+    typer.echo(f"{output} is stale: it differs from what {source} renders; fix: run `{regenerate}`", err=True)
+    typer.echo(shown, err=True, nl=False)
+    raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
     """Add the render commands to the CLI."""
+    app.add_typer(render_app, name="render")

@@ -21,8 +21,12 @@ def _lines(directives: Iterable[str]) -> str:
     return HEADER + "\n".join(directives) + "\n"
 
 
-def _common_server_directives(spec: ClusterSpec, port: int) -> list[str]:
+def _common_server_directives(spec: ClusterSpec, port: int, *, replicas: int) -> list[str]:
+    """`replicas`: how many replicas this server has when it is a master (0: none)."""
     persistence, memory = spec.persistence, spec.memory
+    # A master delays a diskless full sync (5 s by default) to serve several replicas with one transfer; with
+    # its known replica count it starts as soon as they are all there, so a restarted replica is linked sooner.
+    sync = [f"repl-diskless-sync-max-replicas {replicas}"] if replicas else []
     return [
         f"port {port}",
         # Inside a container or pod the server must listen on its network address; the host side is
@@ -38,6 +42,7 @@ def _common_server_directives(spec: ClusterSpec, port: int) -> list[str]:
         "tcp-keepalive 60",
         "loglevel notice",
         'logfile ""',
+        *sync,
     ]
 
 
@@ -46,7 +51,7 @@ def render_node_conf(spec: ClusterSpec, *, hostname: str, port: int, auth_includ
     topology = spec.topology
     return _lines(
         [
-            *_common_server_directives(spec, port),
+            *_common_server_directives(spec, port, replicas=topology.replicas_per_master),
             "cluster-enabled yes",
             "cluster-config-file nodes.conf",
             f"cluster-node-timeout {topology.node_timeout_ms}",
@@ -70,7 +75,8 @@ def render_fallback_conf(
     auth_include: str = AUTH_INCLUDE,
 ) -> str:
     """redis.conf of the fallback single Redis: the primary, or a replica of it."""
-    directives = [*_common_server_directives(spec, port), f"replica-announce-ip {hostname}"]
+    # After a sentinel failover either server may be the primary of the other.
+    directives = [*_common_server_directives(spec, port, replicas=1), f"replica-announce-ip {hostname}"]
     if replica_of is not None:
         directives += [f"replicaof {replica_of[0]} {replica_of[1]}", "replica-read-only yes"]
     directives.append(f"include {auth_include}")
@@ -131,6 +137,7 @@ def _auth_writer(spec: ClusterSpec, *, sentinel: bool) -> list[str]:
 # (the only stable name) and sends CLUSTER MEET to the new address; Redis matches the node ID and updates the
 # address. A fresh node (no peers yet) and a healthy one finish at once. Bounded: REJOIN_ROUNDS x 2 s.
 REJOIN_ROUNDS = 150
+REJOIN_PING_SECONDS = 900
 
 _REJOIN = r"""
 rejoin() {
@@ -138,7 +145,8 @@ rejoin() {
   port="$2"
   round=0
   until [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; do
-    round=$((round + 1)); [ "$round" -gt 60 ] && return 0; sleep 1
+    # A node loading a large AOF answers LOADING, not PONG, for as long as loading takes.
+    round=$((round + 1)); [ "$round" -gt __PING_ROUNDS__ ] && return 0; sleep 1
   done
   round=0
   while [ "$round" -lt __ROUNDS__ ]; do
@@ -176,8 +184,13 @@ def render_node_entrypoint(spec: ClusterSpec, *, port: int) -> str:
             "set -eu",
             f"RUNTIME_DIR={RUNTIME_DIR}",
             *_auth_writer(spec, sentinel=False),
-            _REJOIN.replace("__ROUNDS__", str(REJOIN_ROUNDS)).strip("\n"),
-            f'rejoin "${PASSWORD_ENV}" {port} &',
+            _REJOIN.replace("__ROUNDS__", str(REJOIN_ROUNDS))
+            .replace("__PING_ROUNDS__", str(REJOIN_PING_SECONDS))
+            .strip("\n"),
+            # Started from a subshell that exits at once, so the loop is re-parented to pid 1 (tini, Compose's
+            # `init: true`), which reaps it. As a direct child it would outlive the `exec` as a child of
+            # redis-server, which reaps it only during its next fork ("detected child with unmatched pid").
+            f'(rejoin "${PASSWORD_ENV}" {port} &)',
             f"exec redis-server {CONFIG_DIR}/redis.conf",
             "",
         ]

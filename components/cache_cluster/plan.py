@@ -62,9 +62,11 @@ class VolumeMount:
 @dataclass(frozen=True)
 class HealthCheck:
     test: tuple[str, ...]
-    interval_s: int = 5
-    timeout_s: int = 3
-    retries: int = 10
+    # A ping is cheap; a short interval lets `compose up --wait` and health-gated starts (sentinels wait for
+    # the fallback primary) go on seconds sooner. 15 misses (30 s) before a container is called unhealthy.
+    interval_s: int = 2
+    timeout_s: int = 2
+    retries: int = 15
     start_period_s: int = 5
 
 

@@ -301,7 +301,7 @@ def test_container_args_for_a_node_without_pulumi() -> None:
     assert args["ports"] == [{"internal": 7001, "external": 7001, "ip": "127.0.0.1", "protocol": "tcp"}]
     assert args["volumes"] == [{"volume_name": "vol", "container_path": "/data"}]
     assert args["networks_advanced"] == [{"name": "net", "aliases": ["redis-node-1"]}]
-    assert args["healthcheck"]["interval"] == "5s" and args["healthcheck"]["retries"] == 10
+    assert args["healthcheck"]["interval"] == "2s" and args["healthcheck"]["retries"] == 15
     assert args["command"] is None  # the entrypoint script takes no arguments; none are inherited from the image
     modes = {upload["file"]: upload["permissions"] for upload in args["uploads"]}
     assert modes == {"/etc/cache-cluster/redis.conf": "0444", "/etc/cache-cluster/entrypoint.sh": "0555"}

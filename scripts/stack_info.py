@@ -1,0 +1,96 @@
+"""Facts about a cluster spec for scripts/up.sh, down.sh and status.sh, one Python start each. Never prints a
+secret.
+
+Usage: python scripts/stack_info.py vars SPEC [--check-password]
+         shell assignments STACK_NAME, STACK_NETWORK, STACK_COMPOSE (the Compose v2 binary, or empty);
+         with --check-password, exit 2 with the reason when REDIS_PASSWORD breaks the spec's password rules
+       python scripts/stack_info.py connect SPEC [REDIS_IMAGE]
+         what `make up` prints at the end: the applications' env contract (password hidden), the host
+         address map, redis-cli examples, the exporter's URLs, where the password is
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+from cache_cluster.compose_binary import compose_binary
+from cache_cluster.errors import CacheClusterError
+from cache_cluster.loader import load_spec_file, password_from_env
+from cache_cluster.plan import DeploymentPlan, plan
+
+PASSWORD_FILE = ".cache-cluster/password"
+
+
+def _vars(deployment: DeploymentPlan) -> str:
+    spec = deployment.spec
+    values = {
+        "STACK_NAME": spec.name,
+        "STACK_NETWORK": spec.network.name,
+        "STACK_COMPOSE": compose_binary() or "",
+    }
+    return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
+
+
+def _connect(deployment: DeploymentPlan, spec_path: str, redis_image: str) -> str:
+    spec = deployment.spec
+    first = deployment.nodes[0]
+    published = deployment.host_address_map()
+    host_port = published[first.address].rsplit(":", 1)[1]
+    publish = spec.network.publish_address
+    width = max(len(name) for name in published)
+    env_lines = deployment.contract.render_dotenv().splitlines()[1:]
+    lines = [
+        f"Applications' settings (= cache-cluster env {spec_path}; --show-secrets adds the password):",
+        *(f"  {line}" for line in env_lines),
+        "",
+        f"Clients on this host: the nodes announce names that resolve only inside the Docker network "
+        f"{spec.network.name!r};",
+        f"map name:port -> {publish}:port (e.g. redis-py RedisCluster(address_remap=...)):",
+        *(f"  {name.ljust(width)} -> {address}" for name, address in published.items()),
+        "",
+        "Try it (the password is read from the file, never typed or printed):",
+        f'  REDISCLI_AUTH="$(cat {PASSWORD_FILE})" redis-cli -h {publish} -p {host_port} cluster info',
+        "  # a cluster client inside the network, following MOVED by name:",
+        f'  REDISCLI_AUTH="$(cat {PASSWORD_FILE})" docker run --rm -it --network {spec.network.name} \\',
+        f"    -e REDISCLI_AUTH {redis_image} redis-cli -c -h {first.name} -p {first.port}",
+    ]
+    if spec.exporter.enabled:
+        exporter = published[f"{spec.exporter.name}:{spec.exporter.port}"]
+        lines += [
+            "",
+            f"Prometheus exporter: http://{exporter}/metrics",
+            f"  one instance:      http://{exporter}/scrape?target=redis://{first.address}",
+        ]
+    lines += [
+        "",
+        f"Password: {PASSWORD_FILE} (mode 0600), unless REDIS_PASSWORD was set when `make up` ran.",
+        f"State: make status SPEC={spec_path}   Stop, keeping the data: make down SPEC={spec_path}",
+        f"Delete everything, data volumes included: make destroy SPEC={spec_path}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 3 or argv[1] not in ("vars", "connect"):
+        print(__doc__, file=sys.stderr)
+        return 2
+    command, spec_path, rest = argv[1], argv[2], argv[3:]
+    try:
+        deployment = plan(load_spec_file(Path(spec_path)))
+        if command == "vars":
+            if "--check-password" in rest:
+                password_from_env()
+            sys.stdout.write(_vars(deployment))
+        else:
+            image = rest[0] if rest and rest[0] else deployment.spec.images.redis
+            sys.stdout.write(_connect(deployment, spec_path, image))
+    except CacheClusterError as error:
+        print(error.render(), file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))
