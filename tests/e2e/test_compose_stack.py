@@ -142,6 +142,19 @@ def compose(stack: Stack, *args: str, timeout: float = 180) -> subprocess.Comple
     )
 
 
+def read_drill_keys(stack: Stack) -> tuple[int, list[Any]]:
+    """(keys held by the masters, the values of drill:0..DRILL_KEYS-1), read through a host cluster client."""
+    client = stack.cluster()
+    try:
+        total = int(client.dbsize(target_nodes=RedisCluster.PRIMARIES))  # summed over the masters
+        pipe = client.pipeline(transaction=False)
+        for index in range(DRILL_KEYS):
+            pipe.get(f"drill:{index}")
+        return total, pipe.execute()
+    finally:
+        client.close()
+
+
 def wait_for(what: str, probe: Callable[[], tuple[bool, str]], *, deadline_s: float, every_s: float = 0.5) -> float:
     """Poll PROBE until it reports success; fail with its last report after DEADLINE_S. Returns the seconds taken."""
     log(f"waiting up to {deadline_s:.0f}s for {what}")
@@ -434,15 +447,7 @@ def test_full_restart_with_new_addresses_comes_back_by_itself_with_every_key(sta
     log(f"addresses changed: {ips_before} -> {ips_after}")
     assert node_ids(stack) == ids_before, "the same cluster must come back, not a new one"
 
-    client = stack.cluster()
-    try:
-        total = int(client.dbsize(target_nodes=RedisCluster.PRIMARIES))  # summed over the masters
-        pipe = client.pipeline(transaction=False)
-        for index in range(DRILL_KEYS):
-            pipe.get(f"drill:{index}")
-        values = pipe.execute()
-    finally:
-        client.close()
+    total, values = read_drill_keys(stack)
     missing = [index for index, value in enumerate(values) if value != str(index)]
     assert not missing, f"{len(missing)} of {DRILL_KEYS} keys are missing or wrong, e.g. {missing[:5]}"
     assert total >= DRILL_KEYS
@@ -482,12 +487,5 @@ def test_nodes_restarted_in_reverse_order_take_each_others_addresses_and_rejoin(
     log(f"DRILL (same network, addresses reused by {sorted(reused)}): cluster back "
         f"{time.monotonic() - started:.1f}s after the first node was started")
     assert node_ids(stack) == ids_before
-    client = stack.cluster()
-    try:
-        pipe = client.pipeline(transaction=False)
-        for index in range(DRILL_KEYS):
-            pipe.get(f"drill:{index}")
-        values = pipe.execute()
-    finally:
-        client.close()
+    _, values = read_drill_keys(stack)
     assert values == [str(index) for index in range(DRILL_KEYS)]
