@@ -47,9 +47,11 @@ def act(
     clients: Mapping[str, redis.Redis],
     *,
     deadline: float,
+    result: ActResult | None = None,
 ) -> ActResult:
-    """`states` and `clients` are keyed by endpoint address."""
-    result = ActResult()
+    """`states` and `clients` are keyed by endpoint address. Pass `result` to keep what was done (and the
+    settings to restore) even when a step fails part way."""
+    result = ActResult() if result is None else result
     try:
         _act(decision, states, clients, deadline, result)
     except redis.RedisError as error:

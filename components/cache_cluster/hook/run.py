@@ -149,7 +149,8 @@ def run_init(
             if decision.kind in ("create", "heal"):
                 mark = time.monotonic()
                 try:
-                    result = act(decision, {s.endpoint.address: s for s in states}, cluster, deadline=deadline)
+                    # `result` is filled as act goes, so a failure part way still restores what it changed.
+                    act(decision, {s.endpoint.address: s for s in states}, cluster, deadline=deadline, result=result)
                 except ActError as error:
                     report.outcome = "unhealthy"
                     report.summary = scrub(f"{decision.kind} failed: {error}", password)
