@@ -84,9 +84,18 @@ log "services healthy after $((SECONDS - start))s"
 mark compose
 
 hook() {
-  local step=$1 code=0
+  local step=$1 code=0 report
   log "cache-cluster $step $SPEC --via published (deadline ${HOOK_TIMEOUT}s)"
-  cache-cluster "$step" "$SPEC" --via published --timeout "$HOOK_TIMEOUT" || code=$?
+  if [[ $step == validate ]]; then
+    # init has just printed the full table; validate's report goes to a file, its verdict to the screen.
+    report="$STACK_DIR/validate.json"
+    cache-cluster "$step" "$SPEC" --via published --timeout "$HOOK_TIMEOUT" --json >"$report" || code=$?
+    "$PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); print("[up] validate:", r["outcome"] + ":", r["summary"])' \
+      "$report" || true
+    log "validation report (JSON, schema docs/hook-report.md): $report"
+  else
+    cache-cluster "$step" "$SPEC" --via published --timeout "$HOOK_TIMEOUT" || code=$?
+  fi
   if [[ $code -ne 0 ]]; then
     case $code in
       1) die "cache-cluster $step: the cluster is unhealthy (exit 1); see the table above" 1 ;;
