@@ -16,7 +16,7 @@ for arg in "$@"; do
   case $arg in
     --volumes | -v) volumes=1 ;;
     -h | --help)
-      sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+      print_usage
       exit 0
       ;;
     -*) die "unknown option $arg; usage: scripts/down.sh [SPEC] [--volumes]" 2 ;;

@@ -11,6 +11,9 @@
 #     COMPOSE            the Compose v2 command (an array)
 #   With check-password, REDIS_PASSWORD (load_password sets it) is checked against the spec's rules too.
 
+# The comment block at the top of the running script is its usage: print it.
+print_usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${VENV:-.venv}
 case $VENV in /*) ;; *) VENV="$ROOT/$VENV" ;; esac

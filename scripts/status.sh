@@ -11,7 +11,7 @@ LOG_TAG=status
 
 case ${1:-} in
   -h | --help)
-    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+    print_usage
     exit 0
     ;;
 esac
