@@ -6,9 +6,10 @@ Exit codes: 0 healthy, 1 unhealthy / validation failed, 2 user error, 3 refused 
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -169,6 +170,13 @@ def _emit(report: Report, as_json: bool, password: str) -> None:
     raise typer.Exit(report.exit_code)
 
 
+def _run_waiting(runner: Callable[..., Report], targets: Targets, password: str, timeout: float, as_json: bool) -> None:
+    """Run a command that waits for the servers (init, validate) with the progress display, then report."""
+    with WaitDisplay(err, len(targets.servers)) as display:
+        report = runner(targets, password, timeout=timeout, on_progress=display)
+    _emit(report, as_json, password)
+
+
 def _log(line: str) -> None:
     err.print(line, markup=False, highlight=False, style="dim")
 
@@ -195,10 +203,7 @@ def register(app: typer.Typer) -> None:
         Exit codes: 0 healthy, 1 unhealthy, 2 user error, 3 refused (unsafe to act), 4 timeout.
         """
         targets = _targets(file, stack, project_dir, nodes, masters, replicas, via, address_map)
-        password = _password(password_file)
-        with WaitDisplay(err, len(targets.servers)) as display:
-            report = run_init(targets, password, timeout=timeout, on_progress=display, log=_log)
-        _emit(report, as_json, password)
+        _run_waiting(functools.partial(run_init, log=_log), targets, _password(password_file), timeout, as_json)
 
     @app.command("validate")
     def validate(
@@ -219,10 +224,7 @@ def register(app: typer.Typer) -> None:
         Exit codes: 0 healthy, 1 validation failed, 2 user error, 4 timeout.
         """
         targets = _targets(file, stack, project_dir, nodes, masters, replicas, via, address_map)
-        password = _password(password_file)
-        with WaitDisplay(err, len(targets.servers)) as display:
-            report = run_validate(targets, password, timeout=timeout, on_progress=display)
-        _emit(report, as_json, password)
+        _run_waiting(run_validate, targets, _password(password_file), timeout, as_json)
 
     @app.command("status")
     def status(
