@@ -34,15 +34,11 @@ class EnvContract:
 
 
 def cluster_node_addresses(spec: ClusterSpec) -> list[str]:
-    topology = spec.topology
-    return [
-        f"{topology.node_name_prefix}-{index + 1}:{topology.base_port + index}" for index in range(topology.node_count)
-    ]
+    return [f"{name}:{port}" for name, port in spec.topology.node_names_and_ports()]
 
 
 def sentinel_addresses(spec: ClusterSpec) -> list[str]:
-    sentinels = spec.sentinels
-    return [f"{sentinels.name_prefix}-{index + 1}:{sentinels.base_port + index}" for index in range(sentinels.count)]
+    return [f"{name}:{port}" for name, port in spec.sentinels.names_and_ports()]
 
 
 def env_contract(spec: ClusterSpec) -> EnvContract:

@@ -135,13 +135,13 @@ class DeploymentPlan:
 
 def plan_nodes(spec: ClusterSpec) -> tuple[NodePlan, ...]:
     topology = spec.topology
-    names = [f"{topology.node_name_prefix}-{index + 1}" for index in range(topology.node_count)]
+    names_and_ports = topology.node_names_and_ports()
+    names = [name for name, _ in names_and_ports]
     masters, replicas = names[: topology.masters], names[topology.masters :]
     slot_ranges = even_slot_ranges(topology.masters)
     master_of = assign_replicas(masters, replicas).master_of
     nodes: list[NodePlan] = []
-    for index, name in enumerate(names):
-        port = topology.base_port + index
+    for index, (name, port) in enumerate(names_and_ports):
         is_master = name in masters
         master = None if is_master else master_of[name]
         shard = masters.index(name if is_master else master_of[name])
@@ -258,11 +258,9 @@ def plan_services(spec: ClusterSpec, nodes: tuple[NodePlan, ...]) -> tuple[Servi
 
 
 def _sentinel_services(spec: ClusterSpec, depends_on: tuple[Dependency, ...]) -> list[ServicePlan]:
-    sentinels = spec.sentinels
     entrypoint_script = conf.render_sentinel_entrypoint(spec)
     services = []
-    for index in range(sentinels.count):
-        name, port = f"{sentinels.name_prefix}-{index + 1}", sentinels.base_port + index
+    for name, port in spec.sentinels.names_and_ports():
         services.append(
             ServicePlan(
                 name=name,
@@ -297,17 +295,14 @@ def exporter_targets(spec: ClusterSpec, nodes: tuple[NodePlan, ...]) -> tuple[st
             f"redis://{fallback.primary_name}:{fallback.primary_port}",
             f"redis://{fallback.replica_name}:{fallback.replica_port}",
         ]
-        sentinels = spec.sentinels
-        targets += [
-            f"redis://{sentinels.name_prefix}-{index + 1}:{sentinels.base_port + index}"
-            for index in range(sentinels.count)
-        ]
+        targets += [f"redis://{name}:{port}" for name, port in spec.sentinels.names_and_ports()]
     return tuple(targets)
 
 
 def _exporter_service(spec: ClusterSpec, depends_on: tuple[Dependency, ...]) -> ServicePlan:
     exporter = spec.exporter
-    first_node = f"{spec.topology.node_name_prefix}-1:{spec.topology.base_port}"
+    first_name, first_port = spec.topology.node_names_and_ports()[0]
+    first_node = f"{first_name}:{first_port}"
     return ServicePlan(
         name=exporter.name,
         role="exporter",

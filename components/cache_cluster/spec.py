@@ -84,6 +84,10 @@ class Topology(_Strict):
     def node_count(self) -> int:
         return self.masters * (1 + self.replicas_per_master)
 
+    def node_names_and_ports(self) -> list[tuple[str, int]]:
+        """`(redis-node-N, base_port + N - 1)` for every node: the one naming rule of the cluster nodes."""
+        return [(f"{self.node_name_prefix}-{index + 1}", self.base_port + index) for index in range(self.node_count)]
+
     @model_validator(mode="after")
     def _ports_fit(self) -> Topology:
         last_bus_port = self.base_port + self.node_count - 1 + BUS_PORT_OFFSET
@@ -208,6 +212,10 @@ class Sentinels(_Strict):
     master_name: str = Field("cache-fallback", pattern=r"^[A-Za-z0-9._-]+$")
     down_after_ms: int = Field(5000, ge=500)
     failover_timeout_ms: int = Field(60000, ge=1000)
+
+    def names_and_ports(self) -> list[tuple[str, int]]:
+        """`(redis-sentinel-N, base_port + N - 1)` for every sentinel: the one naming rule of the sentinels."""
+        return [(f"{self.name_prefix}-{index + 1}", self.base_port + index) for index in range(self.count)]
 
     @model_validator(mode="after")
     def _quorum(self) -> Sentinels:
@@ -377,18 +385,11 @@ def service_ports(spec: ClusterSpec) -> list[OwnedPort]:
     """Every port the deployment listens on, bus ports included, with the field that sets it."""
     topology = spec.topology
     owned: list[OwnedPort] = []
-    for index in range(topology.node_count):
-        name = f"{topology.node_name_prefix}-{index + 1}"
-        owned.append(OwnedPort(name, topology.base_port + index, "topology.base_port"))
-        owned.append(
-            OwnedPort(f"{name} (cluster bus)", topology.base_port + index + BUS_PORT_OFFSET, "topology.base_port", True)
-        )
-    for index in range(spec.sentinels.count if spec.fallback.enabled else 0):
-        owned.append(
-            OwnedPort(
-                f"{spec.sentinels.name_prefix}-{index + 1}", spec.sentinels.base_port + index, "sentinels.base_port"
-            )
-        )
+    for name, port in topology.node_names_and_ports():
+        owned.append(OwnedPort(name, port, "topology.base_port"))
+        owned.append(OwnedPort(f"{name} (cluster bus)", port + BUS_PORT_OFFSET, "topology.base_port", True))
+    if spec.fallback.enabled:
+        owned += [OwnedPort(name, port, "sentinels.base_port") for name, port in spec.sentinels.names_and_ports()]
     if spec.fallback.enabled:
         owned.append(OwnedPort(spec.fallback.primary_name, spec.fallback.primary_port, "fallback.primary_port"))
         owned.append(OwnedPort(spec.fallback.replica_name, spec.fallback.replica_port, "fallback.replica_port"))

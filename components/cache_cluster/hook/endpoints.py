@@ -148,8 +148,7 @@ def targets_from_spec(
         primary = _endpoint(fallback.primary_name, fallback.primary_port, "fallback-primary", mapping)
         replica = _endpoint(fallback.replica_name, fallback.replica_port, "fallback-replica", mapping)
         sentinel_endpoints = tuple(
-            _endpoint(f"{sentinels.name_prefix}-{index + 1}", sentinels.base_port + index, "sentinel", mapping)
-            for index in range(sentinels.count)
+            _endpoint(name, port, "sentinel", mapping) for name, port in sentinels.names_and_ports()
         )
     exporter = None
     if spec.exporter.enabled:
@@ -210,13 +209,9 @@ def targets_from_nodes(
     if problems:
         raise CacheClusterError("the node list does not match the topology", problems)
     mapping = address_map or AddressMap()
-    endpoints = tuple(
-        _endpoint(address.host, address.port, "cluster", mapping, domain) for address, domain in nodes
-    )
+    endpoints = tuple(_endpoint(address.host, address.port, "cluster", mapping, domain) for address, domain in nodes)
     if spec is None:
-        return Targets(
-            nodes=endpoints, masters=masters, replicas_per_master=replicas_per_master, address_map=mapping
-        )
+        return Targets(nodes=endpoints, masters=masters, replicas_per_master=replicas_per_master, address_map=mapping)
     from_spec = targets_from_spec(spec, address_map=mapping)
     return Targets(
         nodes=endpoints,
