@@ -9,8 +9,7 @@ start) is taken there; this module only spells it in Compose's vocabulary. Three
 - Secrets never appear in the file: each secret variable is taken from the environment of `docker-compose`,
   and Compose refuses to start when it is unset.
 - The files a service runs from (redis.conf, entrypoint.sh, ...) are inline `configs` (`content:`, Compose
-  >= 2.23), copied into the container at creation, owned by root and readable by everyone (mode 0444, 0555 for
-  scripts) so the redis user (uid 999) can read them.
+  >= 2.23), copied into the container at creation, owned by root, with the modes plan.py gives them.
 """
 
 from __future__ import annotations
@@ -26,8 +25,6 @@ from .spec import PASSWORD_ENV, ClusterSpec
 REDIS_IMAGE_ENV = "CACHE_CLUSTER_REDIS_IMAGE"
 EXPORTER_IMAGE_ENV = "CACHE_CLUSTER_EXPORTER_IMAGE"
 PASSWORD_FILE = ".cache-cluster/password"
-CONFIG_MODE = 0o444
-SCRIPT_MODE = 0o555
 DEFAULT_OUTPUT = "docker-compose.cache-cluster.yml"
 
 
@@ -71,10 +68,6 @@ class FileMode(int):
     """A file mode: an int that the YAML dumper writes in octal (`0555`), as Compose files usually do."""
 
 
-def _file_mode(path: str) -> FileMode:
-    return FileMode(SCRIPT_MODE if path.endswith(".sh") else CONFIG_MODE)
-
-
 def _port(host_ip: str, host_port: int, container_port: int) -> str:
     host = f"[{host_ip}]" if ":" in host_ip else host_ip
     return f"{host}:{host_port}:{container_port}"
@@ -108,7 +101,7 @@ def render_service(deployment: DeploymentPlan, service: ServicePlan) -> dict[str
         rendered["volumes"] = [f"{mount.volume}:{mount.path}" for mount in service.volumes]
     if service.files:
         rendered["configs"] = [
-            {"source": config_name(service, path), "target": path, "mode": _file_mode(path)}
+            {"source": config_name(service, path), "target": path, "mode": FileMode(service.file_mode(path))}
             for path in service.files
         ]
     if service.healthcheck is not None:

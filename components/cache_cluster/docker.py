@@ -34,8 +34,6 @@ from .spec import PASSWORD_ENV, WILDCARD_ADDRESSES, Auth, ClusterSpec
 TYPE_TOKEN = "cache-cluster:index:DockerCacheCluster"
 HOOK_VIAS = ("direct", "published")
 GENERATED_PASSWORD_LENGTH = 32
-SCRIPT_MODE = "0555"  # the same modes compose.py gives its configs: root-owned, readable by uid 999
-CONFIG_MODE = "0444"
 
 
 class DeployInputError(CacheClusterError, pulumi.RunError):
@@ -86,13 +84,13 @@ def upload_args(service: ServicePlan) -> list[dict[str, Any]]:
     """The service's files, written into the container before it starts (no secret is in any of them)."""
     uploads = []
     for path, content in service.files.items():
-        executable = path in service.entrypoint
+        mode = service.file_mode(path)
         uploads.append(
             {
                 "file": path,
                 "content": content,
-                "executable": executable,
-                "permissions": SCRIPT_MODE if executable else CONFIG_MODE,
+                "executable": bool(mode & 0o111),
+                "permissions": f"0{mode:o}",
             }
         )
     return uploads

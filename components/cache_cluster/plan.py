@@ -19,6 +19,9 @@ Role = Literal["cluster-node", "fallback-primary", "fallback-replica", "sentinel
 # Upstream redis images run Redis as uid/gid 999; the offline images built here use the same ids.
 REDIS_USER = "999:999"
 ENTRYPOINT_PATH = f"{conf.CONFIG_DIR}/entrypoint.sh"
+# Files are root-owned in the container and must be readable by the redis user (uid 999); scripts run.
+CONFIG_FILE_MODE = 0o444
+SCRIPT_FILE_MODE = 0o555
 # A secret environment variable maps to the kind of secret it carries: "password", or "acl:<user>".
 SecretKind = str
 
@@ -100,6 +103,10 @@ class ServicePlan:
     @property
     def hostname(self) -> str:
         return self.name
+
+    def file_mode(self, path: str) -> int:
+        """The mode of one of `files`: executable when the service runs it as its entrypoint."""
+        return SCRIPT_FILE_MODE if path in self.entrypoint else CONFIG_FILE_MODE
 
 
 @dataclass(frozen=True)
