@@ -68,11 +68,6 @@ class FileMode(int):
     """A file mode: an int that the YAML dumper writes in octal (`0555`), as Compose files usually do."""
 
 
-def _port(host_ip: str, host_port: int, container_port: int) -> str:
-    host = f"[{host_ip}]" if ":" in host_ip else host_ip
-    return f"{host}:{host_port}:{container_port}"
-
-
 def _duration(seconds: int) -> str:
     return f"{seconds}s"
 
@@ -96,7 +91,7 @@ def render_service(deployment: DeploymentPlan, service: ServicePlan) -> dict[str
     if environment:
         rendered["environment"] = environment
     if service.ports:
-        rendered["ports"] = [_port(port.host_ip, port.host_port, port.container_port) for port in service.ports]
+        rendered["ports"] = [f"{port.host_endpoint}:{port.container_port}" for port in service.ports]
     if service.volumes:
         rendered["volumes"] = [f"{mount.volume}:{mount.path}" for mount in service.volumes]
     if service.files:

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from .errors import CacheClusterError, Problem, problems_from_validation
 from .plan import DeploymentPlan, HealthCheck, ServicePlan, plan
-from .spec import PASSWORD_ENV, WILDCARD_ADDRESSES, Auth, ClusterSpec
+from .spec import PASSWORD_ENV, Auth, ClusterSpec
 
 TYPE_TOKEN = "cache-cluster:index:DockerCacheCluster"
 HOOK_VIAS = ("direct", "published")
@@ -145,17 +145,11 @@ def env_entries(service: ServicePlan, secrets: Mapping[str, str]) -> list[str]:
     return entries
 
 
-def client_host(address: str) -> str:
-    """Where a client on the deploying machine reaches a port published on `address`."""
-    if address in WILDCARD_ADDRESSES:
-        return "127.0.0.1"
-    return f"[{address}]" if ":" in address else address
-
-
-def exporter_url(spec: ClusterSpec) -> str | None:
+def exporter_url(deployment: DeploymentPlan) -> str | None:
+    spec = deployment.spec
     if not spec.exporter.enabled:
         return None
-    return f"http://{client_host(spec.network.publish_address)}:{spec.exporter.port}"
+    return f"http://{deployment.host_address_map()[f'{spec.exporter.name}:{spec.exporter.port}']}"
 
 
 def spec_json(spec: ClusterSpec) -> str:
@@ -234,7 +228,7 @@ class DockerCacheCluster(pulumi.ComponentResource):
         self.env |= {key: secrets[kind] for key, kind in contract.secret.items()}
         self.node_endpoints = [node.address for node in deployment.nodes]
         self.host_address_map = deployment.host_address_map()
-        self.exporter_url = exporter_url(spec)
+        self.exporter_url = exporter_url(deployment)
         self.register_outputs(
             {
                 "env": self.env,

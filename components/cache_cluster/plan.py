@@ -13,7 +13,7 @@ from typing import Literal
 from . import conf
 from .contract import EnvContract, env_contract
 from .placement import SlotRange, assign_replicas, even_slot_ranges
-from .spec import BUS_PORT_OFFSET, PASSWORD_ENV, ClusterSpec
+from .spec import BUS_PORT_OFFSET, PASSWORD_ENV, WILDCARD_ADDRESSES, ClusterSpec
 
 Role = Literal["cluster-node", "fallback-primary", "fallback-replica", "sentinel", "exporter"]
 # Upstream redis images run Redis as uid/gid 999; the offline images built here use the same ids.
@@ -51,9 +51,22 @@ class PortMapping:
 
     @property
     def host_endpoint(self) -> str:
-        """`ip:port` on the host, with an IPv6 address in brackets."""
-        host = f"[{self.host_ip}]" if ":" in self.host_ip else self.host_ip
-        return f"{host}:{self.host_port}"
+        """`ip:port` the port is bound to on the host, with an IPv6 address in brackets."""
+        return f"{_bracketed(self.host_ip)}:{self.host_port}"
+
+    @property
+    def client_endpoint(self) -> str:
+        """`ip:port` a client on the host dials: a wildcard binding is reached on loopback."""
+        return f"{_bracketed(client_host(self.host_ip))}:{self.host_port}"
+
+
+def _bracketed(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
+def client_host(address: str) -> str:
+    """Where a client on the deploying machine reaches a port published on `address`."""
+    return "127.0.0.1" if address in WILDCARD_ADDRESSES else address
 
 
 @dataclass(frozen=True)
@@ -132,11 +145,11 @@ class DeploymentPlan:
         raise KeyError(name)
 
     def host_address_map(self) -> dict[str, str]:
-        """`name:port -> publish_address:port` for clients on the host (ports are the same inside and out)."""
+        """`name:port -> ip:port` for clients on the host (ports are the same inside and out)."""
         mapping: dict[str, str] = {}
         for service in self.services:
             for port in service.ports:
-                mapping[f"{service.name}:{port.container_port}"] = port.host_endpoint
+                mapping[f"{service.name}:{port.container_port}"] = port.client_endpoint
         return mapping
 
 

@@ -314,10 +314,12 @@ def test_env_entries_and_urls() -> None:
     assert entries == [
         "REDIS_PASSWORD=p", "REDISCLI_AUTH=p", "REDIS_ACL_APP_PASSWORD=a", "REDIS_ACL_REPORTING_PASSWORD=r"
     ]
-    assert exporter_url(ClusterSpec()) == "http://127.0.0.1:9121"
+    assert exporter_url(plan(ClusterSpec())) == "http://127.0.0.1:9121"
     ipv6 = ClusterSpec.model_validate({"network": {"publish_address": "::1"}})
-    assert exporter_url(ipv6) == "http://[::1]:9121"
-    assert exporter_url(ClusterSpec.model_validate({"exporter": {"enabled": False}})) is None
+    assert exporter_url(plan(ipv6)) == "http://[::1]:9121"
+    public = ClusterSpec.model_validate({"network": {"publish_address": "0.0.0.0", "allow_public_publish": True}})
+    assert exporter_url(plan(public)) == "http://127.0.0.1:9121"
+    assert exporter_url(plan(ClusterSpec.model_validate({"exporter": {"enabled": False}}))) is None
 
 
 def test_spec_json_leaves_the_password_out() -> None:

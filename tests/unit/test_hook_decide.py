@@ -278,3 +278,16 @@ def test_hook_never_resets_flushes_or_deletes_nodes_conf(path: Path) -> None:
     text = path.read_text()
     # Words in prose ("never resets") are fine; a command or file name is not.
     assert not FORBIDDEN.findall(text), f"{path.name} mentions {FORBIDDEN.findall(text)}"
+
+
+def test_published_map_reaches_ipv6_and_wildcard_bindings() -> None:
+    """`--via published` dials the plan's host endpoints: `[::1]:7001` means host ::1, a wildcard means loopback."""
+    from cache_cluster.hook.endpoints import parse_host_port, targets_from_spec
+    from cache_cluster.spec import ClusterSpec
+
+    ipv6 = targets_from_spec(ClusterSpec.model_validate({"network": {"publish_address": "::1"}}), via="published")
+    assert ipv6.nodes[0].connect == HostPort("::1", 7001)
+    assert str(ipv6.nodes[0].connect) == "[::1]:7001"
+    public = ClusterSpec.model_validate({"network": {"publish_address": "0.0.0.0", "allow_public_publish": True}})
+    assert targets_from_spec(public, via="published").nodes[0].connect == HostPort("127.0.0.1", 7001)
+    assert parse_host_port("redis-node-1:7001", what="node") == HostPort("redis-node-1", 7001)

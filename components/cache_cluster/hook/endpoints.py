@@ -25,11 +25,15 @@ class HostPort:
     port: int
 
     def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
 
 
 def parse_host_port(text: str, *, what: str) -> HostPort:
+    """`host:port`, or `[ipv6]:port` as the plan writes IPv6 addresses (the brackets are not part of the host)."""
     host, sep, port = text.strip().rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise CacheClusterError(f"{what} {text.strip()!r} is not host:port; fix: write it like redis-node-1:7001")
     return HostPort(host, int(port))
