@@ -52,15 +52,16 @@ class PortMapping:
     @property
     def host_endpoint(self) -> str:
         """`ip:port` the port is bound to on the host, with an IPv6 address in brackets."""
-        return f"{_bracketed(self.host_ip)}:{self.host_port}"
+        return f"{bracketed(self.host_ip)}:{self.host_port}"
 
     @property
     def client_endpoint(self) -> str:
         """`ip:port` a client on the host dials: a wildcard binding is reached on loopback."""
-        return f"{_bracketed(client_host(self.host_ip))}:{self.host_port}"
+        return f"{bracketed(client_host(self.host_ip))}:{self.host_port}"
 
 
-def _bracketed(address: str) -> str:
+def bracketed(address: str) -> str:
+    """An IPv6 address in brackets, as it must be written before `:port`."""
     return f"[{address}]" if ":" in address else address
 
 

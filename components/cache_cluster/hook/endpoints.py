@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import CacheClusterError, Problem
-from ..plan import DeploymentPlan, plan
+from ..plan import DeploymentPlan, bracketed, plan
 from ..spec import ClusterSpec
 
 Kind = Literal["cluster", "fallback-primary", "fallback-replica", "sentinel", "exporter"]
@@ -25,8 +25,7 @@ class HostPort:
     port: int
 
     def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return f"{bracketed(self.host)}:{self.port}"
 
 
 def parse_host_port(text: str, *, what: str) -> HostPort:
