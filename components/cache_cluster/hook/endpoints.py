@@ -8,7 +8,7 @@ runs on the host against Docker-published ports (``--via published``) or through
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from ..errors import CacheClusterError, Problem
@@ -215,17 +215,10 @@ def targets_from_nodes(
     endpoints = tuple(_endpoint(address.host, address.port, "cluster", mapping, domain) for address, domain in nodes)
     if spec is None:
         return Targets(nodes=endpoints, masters=masters, replicas_per_master=replicas_per_master, address_map=mapping)
-    from_spec = targets_from_spec(spec, address_map=mapping)
-    return Targets(
+    # The spec's fallback tier, sentinels and exporter, with the listed nodes and topology instead of its own.
+    return replace(
+        targets_from_spec(spec, address_map=mapping),
         nodes=endpoints,
         masters=masters,
         replicas_per_master=replicas_per_master,
-        address_map=mapping,
-        spec=spec,
-        fallback_primary=from_spec.fallback_primary,
-        fallback_replica=from_spec.fallback_replica,
-        sentinels=from_spec.sentinels,
-        sentinel_master_name=from_spec.sentinel_master_name,
-        exporter=from_spec.exporter,
-        exporter_targets=from_spec.exporter_targets,
     )
