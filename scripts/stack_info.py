@@ -15,12 +15,11 @@ import shlex
 import sys
 from pathlib import Path
 
+from cache_cluster.compose import PASSWORD_FILE
 from cache_cluster.compose_binary import compose_binary
 from cache_cluster.errors import CacheClusterError
 from cache_cluster.loader import load_spec_file, password_from_env
-from cache_cluster.plan import DeploymentPlan, plan
-
-PASSWORD_FILE = ".cache-cluster/password"
+from cache_cluster.plan import DeploymentPlan, client_host, plan
 
 
 def _vars(deployment: DeploymentPlan) -> str:
@@ -38,7 +37,7 @@ def _connect(deployment: DeploymentPlan, spec_path: str, redis_image: str) -> st
     first = deployment.nodes[0]
     published = deployment.host_address_map()
     host_port = published[first.address].rsplit(":", 1)[1]
-    publish = spec.network.publish_address
+    publish = client_host(spec.network.publish_address)  # where a host client dials (wildcard: loopback)
     width = max(len(name) for name in published)
     env_lines = deployment.contract.render_dotenv().splitlines()[1:]
     lines = [
