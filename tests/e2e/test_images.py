@@ -11,29 +11,24 @@ published: the containers talk over a private user-defined Docker network.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 import time
 import uuid
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-with warnings.catch_warnings():
-    # The "e2e" marker is registered by the project's pytest configuration;
-    # do not warn when this file is run on its own without it.
-    warnings.simplefilter("ignore")
-    pytestmark = pytest.mark.e2e
+from tests.conftest import require
+
+pytestmark = pytest.mark.e2e
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO_ROOT / "scripts"
 NAME_PREFIX = "cctest-img-"
-IN_CI = os.environ.get("CI") == "true"
 
 
 @dataclass(frozen=True)
@@ -51,9 +46,7 @@ def _docker(*args: str, timeout: float = 60, check: bool = True) -> subprocess.C
 
 
 def _docker_unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"Docker is required when CI=true: {reason}", pytrace=False)
-    pytest.skip(f"Docker not available: {reason}")
+    require(False, f"Docker not available: {reason}")
 
 
 def _remove_leftovers() -> None:
