@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .environment import PASSWORD_ENV
+from .environment import PASSWORD_ENV, SECRETS_STATE_DIR
 from .errors import CacheClusterError, Problem, problems_from_validation
 from .spec import ClusterSpec
 
@@ -84,19 +84,22 @@ def stack_file(stack: str, project_dir: Path) -> Path:
     )
 
 
-def password_from_env(env: Mapping[str, str] | None = None, *, required: bool = True) -> str | None:
-    """The shared password from REDIS_PASSWORD, checked with the spec's own password rules."""
+def password_from_env(
+    env: Mapping[str, str] | None = None, *, required: bool = True, variable: str = PASSWORD_ENV
+) -> str | None:
+    """A password from the environment variable `variable` (REDIS_PASSWORD: the application user's), checked
+    with the spec's own password rules."""
     source = os.environ if env is None else env
-    value = source.get(PASSWORD_ENV)
+    value = source.get(variable)
     if not value:
         if required:
             raise CacheClusterError(
-                f"{PASSWORD_ENV} is not set; fix: export {PASSWORD_ENV} (make up writes it to .cache-cluster/password)"
+                f"{variable} is not set; fix: export {variable} (make up keeps it in {SECRETS_STATE_DIR}/)"
             )
         return None
     try:
         ClusterSpec.model_validate({"auth": {"password": value}})
     except ValidationError as error:
-        problems = [Problem(PASSWORD_ENV, problem.message) for problem in problems_from_validation(error)]
-        raise CacheClusterError(f"{PASSWORD_ENV} is not an acceptable password", problems) from None
+        problems = [Problem(variable, problem.message) for problem in problems_from_validation(error)]
+        raise CacheClusterError(f"{variable} is not an acceptable password", problems) from None
     return value

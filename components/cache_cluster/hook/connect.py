@@ -13,6 +13,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
+from ..acl import ADMIN_USER
+from ..environment import ADMIN_PASSWORD_ENV
 from .endpoints import Endpoint
 
 # Replies we parse ourselves: redis-py's own parsers for these vary between versions.
@@ -24,6 +26,7 @@ def client(endpoint: Endpoint, password: str, *, timeout: float = 2.0) -> redis.
     connection = redis.Redis(
         host=endpoint.connect.host,
         port=endpoint.connect.port,
+        username=endpoint.username,
         password=password,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
@@ -56,10 +59,16 @@ def describe_error(error: BaseException, endpoint: Endpoint, password: str | Non
     where = str(endpoint.connect)
     cause = error.__cause__ or error.__context__
     text = str(error)
+    user = endpoint.username or "default"
     if isinstance(error, AuthenticationError) or "WRONGPASS" in text or "NOAUTH" in text:
-        reason = "auth failed: the server rejected the password; fix: use the deployment's REDIS_PASSWORD"
+        reason = (
+            f"auth failed: the server rejected user {user!r} with this password; fix: use the deployment's "
+            f"{ADMIN_PASSWORD_ENV} (the {ADMIN_USER} user's password, make up keeps it in .cache-cluster/secrets)"
+        )
         if "without any password configured" in text:
             reason = "auth failed: the server has no password set; fix: start it with the rendered auth include"
+    elif "NOPERM" in text:
+        reason = f"permission denied to user {user!r}: {text}; fix: sign in as the {ADMIN_USER} user"
     elif isinstance(error, BusyLoadingError):
         reason = "loading its dataset"
     elif isinstance(error, RedisTimeoutError) or isinstance(cause, TimeoutError):

@@ -5,9 +5,10 @@ start) is taken there; this module only spells it in Compose's vocabulary. Three
 
 - Compose interpolates `$` everywhere, so every literal `$` (shell code in health checks and in the config
   files' content) is written as `$$`; the only real references are the ones made here on purpose: the image
-  variables (`${CACHE_CLUSTER_REDIS_IMAGE:-default}`) and the secrets (`${REDIS_PASSWORD:?...}`).
-- Secrets never appear in the file: each secret variable is taken from the environment of `docker-compose`,
-  and Compose refuses to start when it is unset.
+  variables (`${CACHE_CLUSTER_REDIS_IMAGE:-default}`).
+- Secrets never appear in the file, nor in any container's environment: each is a Compose secret whose value
+  Compose takes from its own environment (`environment: REDIS_PASSWORD`, ...) and copies into the container as
+  a file (plan.py's `secret_files`); Compose refuses to start when one is unset.
 - The files a service runs from (redis.conf, entrypoint.sh, ...) are inline `configs` (`content:`, Compose
   >= 2.23), copied into the container at creation, owned by root, with the modes plan.py gives them.
 """
@@ -19,39 +20,20 @@ from typing import Any
 
 import yaml
 
-from ..environment import PASSWORD_ENV
-from ..plan import DeploymentPlan, ServicePlan
-from ..spec import ClusterSpec
+from .. import acl
+from ..environment import ADMIN_PASSWORD_ENV, PASSWORD_ENV, SECRETS_STATE_DIR
+from ..plan import SECRET_FILE_MODE, DeploymentPlan, ServicePlan
 
 REDIS_IMAGE_ENV = "CACHE_CLUSTER_REDIS_IMAGE"
 EXPORTER_IMAGE_ENV = "CACHE_CLUSTER_EXPORTER_IMAGE"
-PASSWORD_FILE = ".cache-cluster/password"
+# Where `make up` keeps the application's password (the other secrets beside it, named like their variables).
+PASSWORD_FILE = f"{SECRETS_STATE_DIR}/redis-password"
 DEFAULT_OUTPUT = "docker-compose.cache-cluster.yml"
 
 
 def escape(value: str) -> str:
     """A literal string for Compose: `$` is Compose's interpolation character, `$$` is a literal `$`."""
     return value.replace("$", "$$")
-
-
-def _secret_variable(spec: ClusterSpec, kind: str) -> str:
-    """The variable of the `docker-compose` environment that holds the secret of this kind."""
-    if kind == "password":
-        return PASSWORD_ENV
-    if kind.startswith("acl:"):
-        user_name = kind.removeprefix("acl:")
-        for user in spec.auth.acl_users:
-            if user.name == user_name:
-                return user.password_env
-    raise ValueError(f"unknown secret kind {kind!r}")
-
-
-def secret_reference(variable: str) -> str:
-    """`${VAR:?message}`: Compose stops with the message when VAR is unset or empty."""
-    hint = f"set {variable}"
-    if variable == PASSWORD_ENV:
-        hint += f" (make up writes {PASSWORD_FILE})"
-    return f"${{{variable}:?{hint}}}"
 
 
 def image_reference(service: ServicePlan) -> str:
@@ -86,15 +68,17 @@ def render_service(deployment: DeploymentPlan, service: ServicePlan) -> dict[str
     if service.command:
         rendered["command"] = [escape(part) for part in service.command]
     environment: dict[str, str] = {name: escape(value) for name, value in service.env.items()}
-    environment |= {
-        name: secret_reference(_secret_variable(spec, kind)) for name, kind in service.secret_env.items()
-    }
     if environment:
         rendered["environment"] = environment
     if service.ports:
         rendered["ports"] = [f"{port.host_endpoint}:{port.container_port}" for port in service.ports]
     if service.volumes:
         rendered["volumes"] = [f"{mount.volume}:{mount.path}" for mount in service.volumes]
+    if service.secret_files:
+        rendered["secrets"] = [
+            {"source": acl.secret_name(kind, spec), "target": path, "mode": FileMode(SECRET_FILE_MODE)}
+            for path, kind in service.secret_files.items()
+        ]
     if service.files:
         rendered["configs"] = [
             {"source": config_name(service, path), "target": path, "mode": FileMode(service.file_mode(path))}
@@ -143,6 +127,12 @@ def render_compose(deployment: DeploymentPlan) -> dict[str, Any]:
     }
     if configs:
         document["configs"] = configs
+    kinds = dict.fromkeys(kind for service in deployment.services for kind in service.secret_files.values())
+    if kinds:
+        # Taken from docker-compose's own environment when a container is created, copied in as a file.
+        document["secrets"] = {
+            acl.secret_name(kind, spec): {"environment": acl.secret_env(kind, spec)} for kind in kinds
+        }
     return document
 
 
@@ -182,8 +172,10 @@ def header(deployment: DeploymentPlan, *, source: str | None, output: str | None
         lines.append("# (`make compose` runs exactly that; a unit test fails while this file is stale.)")
     lines += [
         "#",
-        f"# Secrets are not in this file: {PASSWORD_ENV} comes from the environment; `make up` creates",
-        f"# {PASSWORD_FILE} (mode 0600) and exports it. Images: {REDIS_IMAGE_ENV} and",
+        f"# Secrets are not in this file: Compose reads {PASSWORD_ENV} (the application user's password),",
+        f"# {ADMIN_PASSWORD_ENV} and the other variables under `secrets:` from its environment and copies",
+        "# them into the containers as files (never into their environment). `make up` generates them into",
+        f"# {SECRETS_STATE_DIR}/ (0600) and exports them. Images: {REDIS_IMAGE_ENV} and",
         f"# {EXPORTER_IMAGE_ENV} override the spec's defaults (`make up` uses the locally built ones).",
         "#",
         "# Run it alone, or merged into an application's project (which keeps its own project name):",

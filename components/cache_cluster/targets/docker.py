@@ -14,7 +14,6 @@ exactly one container per service).
 
 from __future__ import annotations
 
-import functools
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
@@ -24,10 +23,18 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
-from ..environment import PASSWORD_ENV
-from ..plan import DeploymentPlan, HealthCheck, ServicePlan, plan
+from ..environment import ADMIN_PASSWORD_ENV
+from ..plan import SECRET_FILE_MODE, DeploymentPlan, HealthCheck, ServicePlan, plan
 from ..spec import ClusterSpec
-from .pulumi_common import DeployInputError, acl_passwords, cluster_password, secret_values, spec_json
+from .pulumi_common import (
+    DeployInputError,
+    acl_passwords,
+    cluster_password,
+    internal_passwords,
+    secret_file_contents,
+    secret_values,
+    spec_json,
+)
 
 TYPE_TOKEN = "cache-cluster:index:DockerCacheCluster"
 HOOK_VIAS = ("direct", "published")
@@ -40,6 +47,8 @@ class _RequiredArgs(TypedDict):
 class DockerCacheClusterArgs(_RequiredArgs, total=False):
     password: pulumi.Input[str]  # generated (pulumi-random) when left out and the spec has none
     acl_passwords: Mapping[str, pulumi.Input[str]]  # ACL user name -> password; generated when left out
+    # admin / exporter / replication / sentinel -> password (acl.py's built-in users); generated when left out
+    internal_passwords: Mapping[str, pulumi.Input[str]]
     run_hook: bool  # run `cache-cluster init` after every node exists (default true)
     hook_via: str  # how the hook reaches the nodes: "published" (default) or "direct"
 
@@ -68,6 +77,17 @@ def healthcheck_args(check: HealthCheck) -> dict[str, Any]:
         "retries": check.retries,
         "start_period": duration(check.start_period_s),
     }
+
+
+def secret_upload_args(service: ServicePlan, contents: Mapping[str, pulumi.Input[str]]) -> list[dict[str, Any]]:
+    """The service's secret files (`contents`: each secret kind's file content), copied in before it starts.
+
+    Uploaded files live in the container's filesystem, not in its configuration: `docker inspect` and the
+    environment of its processes never show them. The Container's `uploads` are a secret output."""
+    return [
+        {"file": path, "content": contents[kind], "executable": False, "permissions": f"0{SECRET_FILE_MODE:o}"}
+        for path, kind in service.secret_files.items()
+    ]
 
 
 def upload_args(service: ServicePlan) -> list[dict[str, Any]]:
@@ -103,8 +123,10 @@ def container_args(
     network: pulumi.Input[str],
     volumes: Mapping[str, pulumi.Input[str]],
     wait: bool = False,
+    secret_contents: Mapping[str, pulumi.Input[str]] | None = None,
 ) -> dict[str, Any]:
-    """docker.Container arguments for one service, except `image` and `envs` (they carry Outputs/secrets)."""
+    """docker.Container arguments for one service, except `image` (an Output). Secret files are uploaded with
+    `secret_contents` (each kind's content); without it, none are (the pure parts, as tests compare them)."""
     return {
         "name": container_name(spec, service),
         "hostname": service.hostname,
@@ -116,7 +138,8 @@ def container_args(
             for port in service.ports
         ],
         "volumes": [{"volume_name": volumes[mount.volume], "container_path": mount.path} for mount in service.volumes],
-        "uploads": upload_args(service),
+        "uploads": upload_args(service) + (secret_upload_args(service, secret_contents) if secret_contents else []),
+        "envs": env_entries(service) or None,
         "healthcheck": healthcheck_args(service.healthcheck) if service.healthcheck is not None else None,
         "restart": service.restart,
         "memory": service.memory_mb,
@@ -128,11 +151,9 @@ def container_args(
     }
 
 
-def env_entries(service: ServicePlan, secrets: Mapping[str, str]) -> list[str]:
-    """`KEY=value` for the container; `secrets` maps each secret kind ("password", "acl:<user>") to its value."""
-    entries = [f"{name}={value}" for name, value in service.env.items()]
-    entries += [f"{name}={secrets[kind]}" for name, kind in service.secret_env.items()]
-    return entries
+def env_entries(service: ServicePlan) -> list[str]:
+    """`KEY=value` for the container: never a secret (those are files)."""
+    return [f"{name}={value}" for name, value in service.env.items()]
 
 
 def exporter_url(deployment: DeploymentPlan) -> str | None:
@@ -159,7 +180,7 @@ class DockerCacheCluster(pulumi.ComponentResource):
     """The Redis Cluster, the fallback Redis with its sentinels and the exporter, as Docker containers.
 
     Outputs: `env` (the applications' env contract; REDIS_PASSWORD secret), `node_endpoints`, `host_address_map`,
-    `exporter_url`, `password` and `acl_passwords` (secret).
+    `exporter_url`, `password`, `acl_passwords` and `admin_password` (secret; the hook's user).
     """
 
     env: dict[str, pulumi.Output[str]]
@@ -168,6 +189,7 @@ class DockerCacheCluster(pulumi.ComponentResource):
     exporter_url: str | None
     password: pulumi.Output[str]
     acl_passwords: dict[str, pulumi.Output[str]]
+    admin_password: pulumi.Output[str]
     containers: dict[str, docker.Container]
     hook: command.local.Command | None
 
@@ -182,7 +204,9 @@ class DockerCacheCluster(pulumi.ComponentResource):
 
         self.password = cluster_password(name, spec, args.get("password"), child)
         self.acl_passwords = acl_passwords(name, spec, args.get("acl_passwords", {}), child)
-        secrets = secret_values(self.password, self.acl_passwords)
+        internal = internal_passwords(name, spec, args.get("internal_passwords", {}), child)
+        self.admin_password = internal["admin"]
+        secrets = secret_values(self.password, self.acl_passwords, internal)
 
         # Fixed names: a replacement must delete the old one first, or the engine hands back the same object
         # (volumes) or refuses the name (networks).
@@ -211,6 +235,7 @@ class DockerCacheCluster(pulumi.ComponentResource):
                 "exporter_url": self.exporter_url,
                 "password": self.password,
                 "acl_passwords": self.acl_passwords,
+                "admin_password": self.admin_password,
             }
         )
 
@@ -226,7 +251,8 @@ class DockerCacheCluster(pulumi.ComponentResource):
         images: dict[str, docker.RemoteImage] = {}
         gated = health_gated(deployment)
         child = pulumi.ResourceOptions(parent=self)
-        all_secrets = pulumi.Output.all(**secrets)
+        kinds = list(dict.fromkeys(kind for service in deployment.services for kind in service.secret_files.values()))
+        contents = secret_file_contents(kinds, secrets, deployment.exporter_targets)
         containers: dict[str, docker.Container] = {}
         for service in deployment.services:
             if service.image not in images:
@@ -238,22 +264,24 @@ class DockerCacheCluster(pulumi.ComponentResource):
                 images[service.image] = docker.RemoteImage(
                     f"{name}-{key}-image", name=service.image, keep_locally=True, opts=child
                 )
-            # Secret as a whole: every container's env carries the password.
-            envs: pulumi.Output[list[str]] = pulumi.Output.secret(
-                all_secrets.apply(functools.partial(env_entries, service))
-            )
             containers[service.name] = docker.Container(
                 f"{name}-{service.name}",
                 image=images[service.image].image_id,
-                envs=envs,
-                **container_args(spec, service, network=network, volumes=volumes, wait=service.name in gated),
+                **container_args(
+                    spec,
+                    service,
+                    network=network,
+                    volumes=volumes,
+                    wait=service.name in gated,
+                    secret_contents=contents,
+                ),
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     # Compose's depends_on; the health condition is the dependency's own `wait`.
                     depends_on=[containers[dependency.service] for dependency in service.depends_on],
                     # Fixed container name and host ports: the old container must go before the new one starts.
                     delete_before_replace=True,
-                    additional_secret_outputs=["envs"],
+                    additional_secret_outputs=["uploads"],
                 ),
             )
         return containers
@@ -269,9 +297,8 @@ class DockerCacheCluster(pulumi.ComponentResource):
         (the container IDs) rerun it when a node is replaced, and a spec change (its stdin) reruns it too. The
         hook is idempotent: on a formed, healthy cluster it only validates.
         """
-        environment: dict[str, pulumi.Input[str]] = {PASSWORD_ENV: secrets["password"]}
-        for user in spec.auth.acl_users:
-            environment[user.password_env] = secrets[f"acl:{user.name}"]
+        # The hook signs in as the admin user; it needs no other password.
+        environment: dict[str, pulumi.Input[str]] = {ADMIN_PASSWORD_ENV: secrets["admin"]}
         containers: Sequence[docker.Container] = list(self.containers.values())
         return command.local.Command(
             f"{name}-init",

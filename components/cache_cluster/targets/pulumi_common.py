@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_random as random
 from pydantic import ValidationError
 
+from .. import acl
 from ..errors import CacheClusterError, Problem, problems_from_validation
 from ..spec import Auth, ClusterSpec
 
@@ -83,8 +84,48 @@ def acl_passwords(
     return passwords
 
 
-def secret_values(
-    password: pulumi.Output[str], acl: Mapping[str, pulumi.Output[str]]
+def internal_passwords(
+    name: str, spec: ClusterSpec, given: Mapping[str, pulumi.Input[str]], opts: pulumi.ResourceOptions
 ) -> dict[str, pulumi.Output[str]]:
-    """Every secret by its kind, as ServicePlan.secret_env and the contract name them ("password", "acl:<user>")."""
-    return {"password": password} | {f"acl:{user}": value for user, value in acl.items()}
+    """The passwords of the built-in users other than the application's (admin, exporter, replication,
+    sentinel): given (and checked), else generated; always secrets."""
+    kinds = [kind for kind in acl.password_kinds(spec) if kind != "password" and not kind.startswith("acl:")]
+    unknown = sorted(set(given) - set(kinds))
+    if unknown:
+        raise DeployInputError(
+            f"internal_passwords names users {unknown} this deployment does not have; fix: use only {kinds}"
+        )
+    passwords: dict[str, pulumi.Output[str]] = {}
+    for kind in kinds:
+        if kind in given:
+            field = f"internal_passwords[{kind!r}]"
+            checked = pulumi.Output.from_input(given[kind]).apply(functools.partial(checked_password, field=field))
+            passwords[kind] = pulumi.Output.secret(checked)
+        else:
+            passwords[kind] = generated_password(f"{name}-{kind}-password", opts)
+    return passwords
+
+
+def secret_values(
+    password: pulumi.Output[str],
+    acl_users: Mapping[str, pulumi.Output[str]],
+    internal: Mapping[str, pulumi.Output[str]] | None = None,
+) -> dict[str, pulumi.Output[str]]:
+    """Every password by its kind, as acl.py, ServicePlan.secret_files and the contract name them."""
+    return {"password": password} | dict(internal or {}) | {f"acl:{user}": value for user, value in acl_users.items()}
+
+
+def secret_file_contents(
+    kinds: Sequence[str], passwords: Mapping[str, pulumi.Output[str]], exporter_targets: Sequence[str]
+) -> dict[str, pulumi.Output[str]]:
+    """What each secret file holds (acl.secret_contents), as secret Outputs."""
+    contents: dict[str, pulumi.Output[str]] = {}
+    for kind in kinds:
+        if kind == acl.EXPORTER_MAP:
+            content = passwords[acl.EXPORTER_USER].apply(
+                functools.partial(acl.exporter_password_map, tuple(exporter_targets))
+            )
+        else:
+            content = passwords[kind]
+        contents[kind] = pulumi.Output.secret(content)
+    return contents
