@@ -13,7 +13,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def started(binaries: None, passwords: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def started(
+    binaries: None, passwords: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
     # Values that differ from every default, so a directive that is ignored cannot pass by accident.
     spec = make_spec(
         masters=3,
