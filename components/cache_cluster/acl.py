@@ -15,7 +15,7 @@ Least privilege, one user per job:
   each other (PING, PUBLISH of hellos, SENTINEL is-master-down-by-addr).
 - `default`: clients that send only a password (the brief's contract has REDIS_PASSWORD alone) sign in as
   `default`, so by default it has the application's password and exactly the application's rules; no client
-  gets more by leaving out the user name. `auth.default_user: off` switches it off for deployments whose
+  gets more by leaving out the user name. `auth.default_user: disabled` switches it off for deployments whose
   clients all send REDIS_USERNAME. Either way an unauthenticated client gets NOAUTH.
 
 Every password is a secret of its own kind, read from a file (never from an environment variable) by the

@@ -166,10 +166,10 @@ class Auth(_Strict):
         description="The application user's password. Leave out: Pulumi generates one; Compose reads REDIS_PASSWORD.",
     )
     acl_users: tuple[AclUser, ...] = ()
-    default_user: Literal["app", "off"] = Field(
+    default_user: Literal["app", "disabled"] = Field(
         "app",
         description="app: clients that send only a password sign in with the application's password and rules; "
-        "off: every client must send a user name.",
+        "disabled: every client must send a user name (YAML reads a bare off as false).",
     )
 
     @field_validator("password")

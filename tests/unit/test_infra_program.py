@@ -74,11 +74,16 @@ def test_dev_stack_deploys_the_whole_cluster_and_exports_the_contract() -> None:
     set_config(DEV_CLUSTER)
     mocks, exports, secret = run_program()
     assert len(pm.of_type(mocks, pm.CONTAINER)) == 12
-    assert len(pm.of_type(mocks, pm.RANDOM_PASSWORD)) == 1  # no redisPassword in config: generated
+    # No redisPassword in config: the application's is generated, beside admin, exporter, replication, sentinel.
+    assert sorted(r.name for r in pm.of_type(mocks, pm.RANDOM_PASSWORD)) == [
+        "cache-cluster-admin-password", "cache-cluster-exporter-password", "cache-cluster-password",
+        "cache-cluster-replication-password", "cache-cluster-sentinel-password",
+    ]
     assert [r.name for r in pm.of_type(mocks, pm.COMPONENT)] == ["cache-cluster"]
-    assert set(exports) == {"env", "node_endpoints", "host_address_map", "exporter_url"}
-    assert secret["env.REDIS_PASSWORD"] is True
-    assert not any(is_secret for key, is_secret in secret.items() if key != "env.REDIS_PASSWORD")
+    assert set(exports) == {"env", "node_endpoints", "host_address_map", "exporter_url", "admin_password"}
+    assert secret["env.REDIS_PASSWORD"] is True and secret["admin_password"] is True
+    secrets = {key for key, is_secret in secret.items() if is_secret}
+    assert secrets == {"env.REDIS_PASSWORD", "admin_password"}
     assert exports["node_endpoints"][0] == "redis-node-1:7001"
     assert exports["host_address_map"]["redis-node-6:7006"] == "127.0.0.1:7006"
     assert exports["exporter_url"] == "http://127.0.0.1:9121"
@@ -87,9 +92,11 @@ def test_dev_stack_deploys_the_whole_cluster_and_exports_the_contract() -> None:
 def test_the_configured_secret_password_is_used_and_stays_secret() -> None:
     set_config(DEV_CLUSTER, password=PASSWORD)
     mocks, _, secret = run_program()
-    assert not pm.of_type(mocks, pm.RANDOM_PASSWORD)
+    assert "cache-cluster-password" not in {r.name for r in pm.of_type(mocks, pm.RANDOM_PASSWORD)}
     node = next(r for r in pm.of_type(mocks, pm.CONTAINER) if r.name == "cache-cluster-redis-node-1")
-    assert f"REDIS_PASSWORD={PASSWORD}" in node.inputs["envs"] and "envs" in node.secret
+    uploads = {upload["file"]: upload["content"] for upload in node.inputs["uploads"]}
+    assert uploads["/run/secrets/redis-password"] == PASSWORD and "uploads" in node.secret
+    assert "envs" not in node.inputs
     (hook,) = pm.of_type(mocks, pm.COMMAND)
     assert PASSWORD not in hook.inputs["create"] + hook.inputs["stdin"]
     assert secret["env.REDIS_PASSWORD"] is True

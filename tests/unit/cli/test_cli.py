@@ -137,7 +137,8 @@ def test_example_shapes() -> None:
     assert (production.sentinels.count, production.sentinels.quorum) == (5, 3)
     assert (production.memory.container_memory_mb, production.memory.maxmemory_mb) == (2048, 1536)
     assert production.kubernetes.storage_class and production.kubernetes.topology_key
-    assert [user.name for user in production.auth.acl_users] == ["app"]
+    assert [user.name for user in production.auth.acl_users] == ["reports"]
+    assert production.auth.default_user == "disabled"
     assert production.auth.password is None, "no secret in an example"
     nine = by_name["nine-nodes.yaml"]
     assert (nine.topology.masters, nine.topology.replicas_per_master, nine.topology.node_count) == (3, 2, 9)
