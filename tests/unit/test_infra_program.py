@@ -159,3 +159,28 @@ def test_missing_or_malformed_cluster_config_is_a_clean_error() -> None:
     assert "cache-cluster:cluster" in _clean_failure()
     set_config(["not", "a", "mapping"])
     assert "must hold a mapping" in _clean_failure()
+
+
+def test_leak_scan_of_the_stack_program_under_mocks(capfd: pytest.CaptureFixture[str]) -> None:
+    """The program's output, its exports and every resource input: the passwords only where marked secret.
+
+    The application's password comes from config; the others (admin, exporter, replication, sentinel) are
+    generated, which the mocks answer with pm.GENERATED_PASSWORD."""
+    set_config(DEV_CLUSTER, password=PASSWORD)
+    mocks, exports, secret = run_program()
+    printed = capfd.readouterr()
+    for value in (PASSWORD, pm.GENERATED_PASSWORD):
+        assert value not in printed.out + printed.err
+        carried = 0
+        for resource in mocks.resources:
+            carrying = resource.carries(value)
+            carried += len(carrying)
+            assert carrying <= resource.secret, f"{resource.name}: {sorted(carrying - resource.secret)} not secret"
+            if resource.type in (pm.CONTAINER, pm.COMMAND):
+                # What the provider echoes back lands in the state: secret there too.
+                outputs = {name[0].lower() + name[1:] for name in resource.additional_secret_outputs}
+                assert carrying <= outputs, resource.name
+        assert carried >= 11, "the scan reaches the secret files of every Redis and sentinel container"
+    plain = {name: value for name, value in exports.items() if not isinstance(value, (pulumi.Output, dict))}
+    assert PASSWORD not in json.dumps(plain, default=str)
+    assert {key for key, is_secret in secret.items() if is_secret} == {"env.REDIS_PASSWORD", "admin_password"}

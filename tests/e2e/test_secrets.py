@@ -1,0 +1,164 @@
+# mypy: disable-error-code="no-untyped-call"
+"""No secret where it can leak: a whole stack on the real engine, then every place a password could surface is
+searched for every password of the deployment (the ACL users' and the exporter's map): 0 hits.
+
+The stack is tests/e2e/security-stack.yaml (Compose project, network and volumes `cctest-sec`, ports 41001-41006,
+bus 51001-51006, sentinels 41379-41381, fallback 41380/41381, exporter 41121), started the way a person does with
+plain Compose: `cache-cluster render secrets` (files in a temporary directory, `export` lines that read them),
+`cache-cluster render compose`, `docker-compose up -d --wait`, then `init`, `validate --json`, `status` and `env`.
+Searched: all their output, `docker inspect` of every container, every container's log, the environment of every
+process in every container (/proc/*/environ), the rendered Compose file, and every file committed to the
+repository. Leftovers of an interrupted run are removed first; the fixture always ends with `down --volumes`.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from cache_cluster.loader import load_spec_file
+from cache_cluster.plan import DeploymentPlan, plan
+from cache_cluster.spec import service_ports
+from tests.conftest import require
+from tests.e2e.test_compose_stack import ROOT, _compose_binary, _docker_available, _image_env, _port_is_free, log, run
+
+pytestmark = pytest.mark.e2e
+
+SPEC = ROOT / "tests" / "e2e" / "security-stack.yaml"
+CLI = str(ROOT / ".venv" / "bin" / "cache-cluster")
+UP_TIMEOUT = 240
+
+
+@dataclass
+class SecureStack:
+    deployment: DeploymentPlan
+    compose_file: Path
+    secrets: dict[str, str]  # variable -> value, as `render secrets` exported them
+    outputs: dict[str, str] = field(default_factory=dict)  # what each command printed (stdout and stderr)
+
+    @property
+    def name(self) -> str:
+        return self.deployment.spec.name
+
+    def env(self) -> dict[str, str]:
+        clean = {key: value for key, value in os.environ.items() if not key.startswith("REDIS_")}
+        return clean | _image_env() | self.secrets
+
+    def record(self, label: str, args: list[str], *, timeout: float = 120, env: dict[str, str] | None = None) -> str:
+        result = run(args, timeout=timeout, env=env or self.env())
+        text = f"$ {shlex.join(args)}\nexit {result.returncode}\n{result.stdout}\n{result.stderr}"
+        self.outputs[label] = text
+        return text
+
+    def compose(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        return run(
+            [_compose_binary(), "-p", self.name, "-f", str(self.compose_file), *args], timeout=timeout, env=self.env()
+        )
+
+    def containers(self) -> list[str]:
+        listed = run(
+            ["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={self.name}"], timeout=30
+        )
+        return listed.stdout.split()
+
+
+def _exported(exports: str, directory: Path) -> dict[str, str]:
+    """The values the `export VAR="$(cat FILE)"` lines of `render secrets` give, read the same way."""
+    values = {}
+    for line in exports.splitlines():
+        variable, _, reference = line.removeprefix("export ").partition("=")
+        path = Path(shlex.split(reference.removeprefix('"$(cat ').removesuffix(')"'))[0])
+        assert path.parent == directory, line
+        values[variable] = path.read_text(encoding="utf-8")
+    return values
+
+
+@pytest.fixture(scope="module")
+def secure_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureStack]:
+    available, why = _docker_available()
+    require(available, why)
+    deployment = plan(load_spec_file(SPEC))
+    work = tmp_path_factory.mktemp("secure-stack")
+    secrets_dir = work / "secrets"
+    base_env = {key: value for key, value in os.environ.items() if not key.startswith("REDIS_")}
+    rendered = run([CLI, "render", "secrets", str(SPEC), "--dir", str(secrets_dir)], timeout=60, env=base_env)
+    assert rendered.returncode == 0, rendered.stderr
+    stack = SecureStack(deployment, work / "docker-compose.yml", _exported(rendered.stdout, secrets_dir))
+    stack.outputs["render secrets"] = rendered.stdout + rendered.stderr
+    stack.record("render compose", [CLI, "render", "compose", str(SPEC), "--output", str(stack.compose_file)])
+    log(f"removing leftovers of Compose project {stack.name}")
+    stack.compose("down", "--volumes", "--timeout", "5", timeout=120)
+    held = [owned for owned in service_ports(deployment.spec) if not _port_is_free(owned.port)]
+    if held:
+        pytest.fail("ports the security stack needs are held: " + ", ".join(str(o.port) for o in held), pytrace=False)
+    try:
+        log(f"docker-compose up -d --wait (deadline {UP_TIMEOUT}s)")
+        started = time.monotonic()
+        up = stack.compose("up", "-d", "--wait", "--wait-timeout", str(UP_TIMEOUT), timeout=UP_TIMEOUT + 60)
+        stack.outputs["compose up"] = up.stdout + up.stderr
+        log(f"compose up exited {up.returncode} after {time.monotonic() - started:.1f}s")
+        if up.returncode != 0:
+            logs = stack.compose("logs", "--tail", "20").stdout
+            pytest.fail(f"compose up failed:\n{up.stdout}\n{up.stderr}\n{logs}", pytrace=False)
+        yield stack
+    finally:
+        down = stack.compose("down", "--volumes", "--timeout", "5", timeout=180)
+        assert down.returncode == 0, down.stderr
+        assert not stack.containers(), "down left containers"
+
+
+def _occurrences(text: str, secrets: dict[str, str]) -> list[str]:
+    return [variable for variable, value in secrets.items() if value and value in text]
+
+
+def test_the_stack_works_and_no_secret_is_anywhere_it_could_leak(secure_stack: SecureStack) -> None:
+    stack = secure_stack
+    spec = str(SPEC)
+    init = stack.record("init --json", [CLI, "init", spec, "--via", "published", "--json", "--timeout", "120"],
+                        timeout=180)
+    assert '"outcome": "healthy"' in init, init
+    validate = stack.record("validate --json", [CLI, "validate", spec, "--via", "published", "--json"], timeout=180)
+    assert '"outcome": "healthy"' in validate, validate
+    status = stack.record("status", [CLI, "status", spec, "--via", "published"])
+    assert "exit 0" in status, status
+    env_output = stack.record("env", [CLI, "env", spec])
+    assert "REDIS_USERNAME=app" in env_output and "REDIS_PASSWORD=********" in env_output
+
+    places: dict[str, str] = dict(stack.outputs)
+    containers = stack.containers()
+    assert len(containers) == len(stack.deployment.services)
+    for container in containers:
+        places[f"docker inspect {container}"] = run(["docker", "inspect", container], timeout=30).stdout
+        logs = run(["docker", "logs", container], timeout=30)
+        places[f"docker logs {container}"] = logs.stdout + logs.stderr
+    for service in stack.deployment.services:
+        if service.role == "exporter":
+            continue  # no shell in the exporter image; its environment is in `docker inspect` above
+        container = f"{stack.name}-{service.name}-1"
+        environ = run(["docker", "exec", container, "sh", "-c", "cat /proc/[0-9]*/environ"], timeout=30)
+        assert environ.returncode == 0, environ.stderr
+        places[f"/proc/*/environ in {container}"] = environ.stdout
+    places["rendered compose file"] = stack.compose_file.read_text(encoding="utf-8")
+    committed = run(["git", "ls-files", "-z"], timeout=30).stdout.split("\0")
+    for name in filter(None, committed):
+        path = ROOT / name
+        if path.is_file():
+            places[f"committed {name}"] = path.read_bytes().decode("utf-8", errors="replace")
+    assert len(places) > 50
+
+    hits = {place: found for place, text in places.items() if (found := _occurrences(text, stack.secrets))}
+    assert hits == {}, f"secrets found in: {hits}"
+
+    # The search can find them: the secrets are where they belong, in the containers' secret files.
+    node = f"{stack.name}-{stack.deployment.nodes[0].name}-1"
+    inside = run(["docker", "exec", node, "cat", "/run/secrets/redis-admin-password"], timeout=30).stdout
+    assert _occurrences(inside, stack.secrets) == ["REDIS_ADMIN_PASSWORD"]
+    exporter = run(["docker", "inspect", f"{stack.name}-redis-exporter-1"], timeout=30).stdout
+    assert "--redis.password-file=/run/secrets/redis-exporter-password-map" in exporter
