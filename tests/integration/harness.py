@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from cache_cluster import acl, conf
 from cache_cluster.hook.endpoints import AddressMap, Targets, targets_from_spec
@@ -393,9 +395,15 @@ class Deployment:
         )
 
     def client_as(self, name: str, username: str, password: str) -> redis.Redis:
+        """A client signed in as `username`; a refused sign-in raises at once (no retries with back-off)."""
         server = self.nodes.get(name) or self.tier[name]
         return redis.Redis(
-            port=server.port, username=username, password=password, decode_responses=True, socket_timeout=5
+            port=server.port,
+            username=username,
+            password=password,
+            decode_responses=True,
+            socket_timeout=5,
+            retry=Retry(NoBackoff(), 0),
         )
 
     def address_map_arg(self) -> str:

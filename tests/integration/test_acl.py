@@ -12,8 +12,10 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.exceptions import NoPermissionError
+from redis.retry import Retry
 
 from cache_cluster.hook.run import run_init
 
@@ -121,7 +123,7 @@ def test_default_user_is_the_app_user_for_password_only_clients(formed: Deployme
             assert "no permissions" in denied(legacy, *command), command
     with pytest.raises(redis.AuthenticationError):
         # The admin's password is not the default user's: leaving out the user name never gives more.
-        redis.Redis(port=formed.node_port(node.name), password=formed.password).ping()
+        redis.Redis(port=formed.node_port(node.name), password=formed.password, retry=Retry(NoBackoff(), 0)).ping()
 
 
 def test_admin_forms_and_inspects_but_cannot_destroy(formed: Deployment) -> None:
