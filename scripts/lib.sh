@@ -21,7 +21,7 @@ PATH="$VENV/bin:$PATH"
 export PATH
 PY="$VENV/bin/python"
 STATE_DIR=.cache-cluster
-SECRETS_DIR="$STATE_DIR/secrets"
+SECRETS_DIR=${CACHE_CLUSTER_SECRETS_DIR:-$STATE_DIR/secrets}
 IMAGES_ENV=${CACHE_CLUSTER_IMAGES_ENV:-scripts/images.env}
 
 log() { printf '[%s] %s\n' "${LOG_TAG:-cache-cluster}" "$*"; }

@@ -16,12 +16,18 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from redis import AuthenticationError, Redis
+from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.credentials import CredentialProvider
+from redis.retry import Retry
 
 from cache_cluster.loader import load_spec_file
 from cache_cluster.plan import DeploymentPlan, plan
@@ -40,6 +46,7 @@ UP_TIMEOUT = 240
 class SecureStack:
     deployment: DeploymentPlan
     compose_file: Path
+    secrets_dir: Path
     secrets: dict[str, str]  # variable -> value, as `render secrets` exported them
     outputs: dict[str, str] = field(default_factory=dict)  # what each command printed (stdout and stderr)
 
@@ -47,9 +54,11 @@ class SecureStack:
     def name(self) -> str:
         return self.deployment.spec.name
 
+    def env_without_secrets(self) -> dict[str, str]:
+        return {key: value for key, value in os.environ.items() if not key.startswith("REDIS_")} | _image_env()
+
     def env(self) -> dict[str, str]:
-        clean = {key: value for key, value in os.environ.items() if not key.startswith("REDIS_")}
-        return clean | _image_env() | self.secrets
+        return self.env_without_secrets() | self.secrets
 
     def record(self, label: str, args: list[str], *, timeout: float = 120, env: dict[str, str] | None = None) -> str:
         result = run(args, timeout=timeout, env=env or self.env())
@@ -90,7 +99,9 @@ def secure_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureSta
     base_env = {key: value for key, value in os.environ.items() if not key.startswith("REDIS_")}
     rendered = run([CLI, "render", "secrets", str(SPEC), "--dir", str(secrets_dir)], timeout=60, env=base_env)
     assert rendered.returncode == 0, rendered.stderr
-    stack = SecureStack(deployment, work / "docker-compose.yml", _exported(rendered.stdout, secrets_dir))
+    stack = SecureStack(
+        deployment, work / "docker-compose.yml", secrets_dir, _exported(rendered.stdout, secrets_dir)
+    )
     stack.outputs["render secrets"] = rendered.stdout + rendered.stderr
     stack.record("render compose", [CLI, "render", "compose", str(SPEC), "--output", str(stack.compose_file)])
     log(f"removing leftovers of Compose project {stack.name}")
@@ -112,6 +123,16 @@ def secure_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureSta
         down = stack.compose("down", "--volumes", "--timeout", "5", timeout=180)
         assert down.returncode == 0, down.stderr
         assert not stack.containers(), "down left containers"
+
+
+def _remap(stack: SecureStack) -> Callable[[tuple[str, int]], tuple[str, int]]:
+    published = stack.deployment.host_address_map()
+
+    def remap(address: tuple[str, int]) -> tuple[str, int]:
+        host, _, port = published.get(f"{address[0]}:{address[1]}", f"{address[0]}:{address[1]}").rpartition(":")
+        return host, int(port)
+
+    return remap
 
 
 def _occurrences(text: str, secrets: dict[str, str]) -> list[str]:
@@ -162,3 +183,85 @@ def test_the_stack_works_and_no_secret_is_anywhere_it_could_leak(secure_stack: S
     assert _occurrences(inside, stack.secrets) == ["REDIS_ADMIN_PASSWORD"]
     exporter = run(["docker", "inspect", f"{stack.name}-redis-exporter-1"], timeout=30).stdout
     assert "--redis.password-file=/run/secrets/redis-exporter-password-map" in exporter
+
+
+class _PasswordFile(CredentialProvider):
+    """A client reading REDIS_PASSWORD from its file for every new connection, as an application would."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def get_credentials(self) -> tuple[str, str]:
+        return ("app", self.path.read_text(encoding="utf-8").strip())
+
+
+def test_rotate_password_while_a_client_keeps_writing(secure_stack: SecureStack) -> None:
+    """`make rotate-password` on the running stack: no failed command, then only the new password signs in,
+    and a restarted container keeps it (its secret file was switched too)."""
+    stack = secure_stack
+    password_file = Path(stack.secrets_dir) / "redis-password"
+    old = password_file.read_text(encoding="utf-8").strip()
+    first = stack.deployment.nodes[0]
+    cluster = RedisCluster(
+        host="127.0.0.1", port=first.port, credential_provider=_PasswordFile(password_file),
+        address_remap=_remap(stack), decode_responses=True, socket_timeout=5,
+    )
+    failures: list[str] = []
+    writes = 0
+    stop = threading.Event()
+
+    def write() -> None:
+        nonlocal writes
+        seen = old
+        deadline = time.monotonic() + 180  # bounded whatever happens to the test
+        while not stop.is_set() and time.monotonic() < deadline:
+            current = password_file.read_text(encoding="utf-8").strip()
+            if current != seen:  # the secret changed: new connections, which read it
+                cluster.disconnect_connection_pools()
+                seen = current
+            try:
+                cluster.set(f"rotate:{writes % 1000}", writes, ex=300)
+                writes += 1
+            except Exception as error:  # every failure counts, whatever its kind
+                failures.append(f"{type(error).__name__}: {error}")
+            time.sleep(0.005)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        env = stack.env_without_secrets() | {
+            "CACHE_CLUSTER_SECRETS_DIR": str(stack.secrets_dir), "CACHE_CLUSTER_ROTATE_GRACE": "3",
+        }
+        log("running scripts/rotate-password.sh while a client writes")
+        rotated = run(["bash", "scripts/rotate-password.sh", str(SPEC.relative_to(ROOT))], timeout=240, env=env)
+        assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        writer.join(timeout=10)
+        cluster.close()
+    new = password_file.read_text(encoding="utf-8").strip()
+    assert new != old and old not in rotated.stdout + rotated.stderr and new not in rotated.stdout + rotated.stderr
+    assert failures == [], failures[:5]
+    assert writes > 200, f"the client wrote only {writes} times"
+
+    def signs_in(port: int, password: str) -> bool:
+        try:
+            with Redis(host="127.0.0.1", port=port, username="app", password=password,
+                       retry=Retry(NoBackoff(), 0), socket_timeout=5) as client:
+                return bool(client.ping())
+        except AuthenticationError:
+            return False
+
+    ports = [owned.port for owned in service_ports(stack.deployment.spec) if not owned.bus][:-1]  # not the exporter
+    assert [signs_in(port, old) for port in ports] == [False] * len(ports)
+    assert [signs_in(port, new) for port in ports] == [True] * len(ports)
+    replica = stack.deployment.nodes[-1]
+    log(f"restarting {replica.name}: its entrypoint must read the new password from its secret file")
+    restarted = run(["docker", "restart", f"{stack.name}-{replica.name}-1"], timeout=60)
+    assert restarted.returncode == 0, restarted.stderr
+    deadline = time.monotonic() + 30
+    while not signs_in(replica.port, new):
+        assert time.monotonic() < deadline, f"{replica.name} did not accept the new password after a restart"
+        time.sleep(0.5)
+    assert not signs_in(replica.port, old)
