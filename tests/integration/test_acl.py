@@ -7,6 +7,7 @@ fallback tier (primary, replica, sentinels, exporter) are signed into as each us
 from __future__ import annotations
 
 import socket
+import time
 import urllib.request
 from collections.abc import Iterator
 
@@ -183,11 +184,17 @@ def test_sentinels_monitor_with_their_user_and_apps_only_discover(tier: Tier) ->
     spec = deployment.spec
     name, _ = spec.sentinels.names_and_ports()[0]
     with deployment.client(name) as admin:
-        fields = admin.sentinel_master(spec.sentinels.master_name)
         # The sentinels see the primary healthy, its replica and each other: their user signs in everywhere.
+        # A sentinel finds replicas in the primary's INFO (every 10 s) and peers in hellos (every 2 s): wait.
+        deadline = time.monotonic() + 30
+        while True:
+            fields = admin.sentinel_master(spec.sentinels.master_name)
+            found = (fields["num-slaves"], fields["num-other-sentinels"])
+            if found == (1, spec.sentinels.count - 1) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
         assert fields["is_master"] and not fields["is_sdown"] and not fields["is_disconnected"], fields
-        assert fields["num-slaves"] == 1
-        assert fields["num-other-sentinels"] == spec.sentinels.count - 1
+        assert found == (1, spec.sentinels.count - 1), fields
         assert admin.execute_command("SENTINEL", "CKQUORUM", spec.sentinels.master_name).startswith("OK")
     with deployment.client_as(name, "app", deployment.passwords["password"]) as app:
         primary = app.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", spec.sentinels.master_name)
