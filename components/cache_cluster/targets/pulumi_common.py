@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pulumi
 import pulumi_random as random
@@ -73,15 +73,7 @@ def acl_passwords(
             f"acl_passwords names users {unknown} that spec.auth.acl_users does not declare; "
             f"fix: declare them, or remove their passwords (declared: {declared})"
         )
-    passwords: dict[str, pulumi.Output[str]] = {}
-    for user in declared:
-        if user in given:
-            field = f"acl_passwords[{user!r}]"
-            checked = pulumi.Output.from_input(given[user]).apply(functools.partial(checked_password, field=field))
-            passwords[user] = pulumi.Output.secret(checked)
-        else:
-            passwords[user] = generated_password(f"{name}-acl-{user}-password", opts)
-    return passwords
+    return _given_or_generated(declared, given, "acl_passwords", lambda user: f"{name}-acl-{user}-password", opts)
 
 
 def internal_passwords(
@@ -95,14 +87,25 @@ def internal_passwords(
         raise DeployInputError(
             f"internal_passwords names users {unknown} this deployment does not have; fix: use only {kinds}"
         )
+    return _given_or_generated(kinds, given, "internal_passwords", lambda kind: f"{name}-{kind}-password", opts)
+
+
+def _given_or_generated(
+    keys: Sequence[str],
+    given: Mapping[str, pulumi.Input[str]],
+    argument: str,
+    resource_name: Callable[[str], str],
+    opts: pulumi.ResourceOptions,
+) -> dict[str, pulumi.Output[str]]:
+    """A secret password per key: given (checked, and named `argument[key]` in errors), else generated."""
     passwords: dict[str, pulumi.Output[str]] = {}
-    for kind in kinds:
-        if kind in given:
-            field = f"internal_passwords[{kind!r}]"
-            checked = pulumi.Output.from_input(given[kind]).apply(functools.partial(checked_password, field=field))
-            passwords[kind] = pulumi.Output.secret(checked)
+    for key in keys:
+        if key in given:
+            field = f"{argument}[{key!r}]"
+            checked = pulumi.Output.from_input(given[key]).apply(functools.partial(checked_password, field=field))
+            passwords[key] = pulumi.Output.secret(checked)
         else:
-            passwords[kind] = generated_password(f"{name}-{kind}-password", opts)
+            passwords[key] = generated_password(resource_name(key), opts)
     return passwords
 
 
