@@ -3,7 +3,7 @@
 searched for every password of the deployment (the ACL users' and the exporter's map): 0 hits.
 
 The stack is tests/e2e/security-stack.yaml (Compose project, network and volumes `cctest-sec`, ports 41001-41006,
-bus 51001-51006, sentinels 41379-41381, fallback 41380/41381, exporter 41121), started the way a person does with
+bus 51001-51006, sentinels 41479-41481, fallback 41380/41381, exporter 41121), started the way a person does with
 plain Compose: `cache-cluster render secrets` (files in a temporary directory, `export` lines that read them),
 `cache-cluster render compose`, `docker-compose up -d --wait`, then `init`, `validate --json`, `status` and `env`.
 Searched: all their output, `docker inspect` of every container, every container's log, the environment of every
