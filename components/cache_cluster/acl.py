@@ -4,7 +4,8 @@ Least privilege, one user per job:
 
 - `app`: the applications (the env contract's REDIS_USERNAME / REDIS_PASSWORD). Reads and writes keys, follows
   the cluster's redirections; no FLUSHALL/FLUSHDB/CONFIG/DEBUG/KEYS/SHUTDOWN/MONITOR, no cluster administration
-  (`-@dangerous` takes all of them; INFO, harmless and used by client health checks, is given back).
+  (`-@dangerous` takes all of them; INFO and ROLE, harmless and used by client health checks and by clients
+  that confirm a primary found through Sentinel, are given back).
 - `admin`: the post-deploy hook and the node entrypoints' rejoin loop. Everything it needs to form and heal a
   cluster, and nothing that destroys data: the server refuses it FLUSHALL, FLUSHDB, CLUSTER RESET, SHUTDOWN.
 - `exporter`: redis_exporter and the containers' health checks: PING, INFO, CLUSTER INFO, SLOWLOG, LATENCY, and
@@ -47,7 +48,7 @@ ServerRole = Literal["cluster-node", "fallback", "sentinel"]
 SecretKind = str
 EXPORTER_MAP = "exporter-map"
 
-APP_RULES = "~* &* +@all -@dangerous +info"
+APP_RULES = "~* &* +@all -@dangerous +info +role"
 ADMIN_RULES = (
     "~* &* +@all -flushall -flushdb -debug -shutdown -monitor -cluster|reset -cluster|flushslots -swapdb"
 )

@@ -375,7 +375,7 @@ def test_acl_rules_reach_the_auth_file_unchanged(tmp_path: Path) -> None:
     path = _runnable(conf.render_server_entrypoint(spec), tmp_path, secrets)
     result = _run(path)
     assert result.returncode == 0, result.stderr
-    app = "~* &* +@all -@dangerous +info"
+    app = "~* &* +@all -@dangerous +info +role"
     assert (tmp_path / "runtime" / "auth.conf").read_text(encoding="utf-8").splitlines() == [
         f"user default reset on >{PASSWORD} {app}",
         f"user app reset on >{PASSWORD} {app}",
