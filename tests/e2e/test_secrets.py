@@ -2,8 +2,8 @@
 """No secret where it can leak: a whole stack on the real engine, then every place a password could surface is
 searched for every password of the deployment (the ACL users' and the exporter's map): 0 hits.
 
-The stack is tests/e2e/security-stack.yaml (Compose project, network and volumes `cctest-sec`, ports 41001-41006,
-bus 51001-51006, sentinels 41479-41481, fallback 41380/41381, exporter 41121), started the way a person does with
+The stack is tests/e2e/security-stack.yaml (Compose project, network and volumes `cctest-sec`, ports 12001-12006,
+bus 22001-22006, sentinels 12479-12481, fallback 12380/12381, exporter 12121), started the way a person does with
 plain Compose: `cache-cluster render secrets` (files in a temporary directory, `export` lines that read them),
 `cache-cluster render compose`, `docker-compose up -d --wait`, then `init`, `validate --json`, `status` and `env`.
 Searched: all their output, `docker inspect` of every container, every container's log, the environment of every
