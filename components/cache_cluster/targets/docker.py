@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import itertools
 import os
 import shlex
 import sys
@@ -122,8 +123,7 @@ def rolling_order(deployment: DeploymentPlan) -> list[str]:
 
 def rolling_predecessors(deployment: DeploymentPlan) -> dict[str, str]:
     """Each service -> the one before it in `rolling_order` (the first has none)."""
-    order = rolling_order(deployment)
-    return dict(zip(order[1:], order[:-1], strict=True))
+    return {after: before for before, after in itertools.pairwise(rolling_order(deployment))}
 
 
 def container_args(
@@ -272,10 +272,12 @@ class DockerCacheCluster(pulumi.ComponentResource):
     Outputs: `env` (the applications' env contract; REDIS_PASSWORD secret), `node_endpoints`, `host_address_map`
     and `exporter_url` (as this machine reaches the published ports: the Docker provider's host for a remote
     engine; empty / None where they are published on a remote host's loopback), `password` and `acl_passwords`
-    (secret). Pass a docker Provider with `opts=pulumi.ResourceOptions(providers=[provider])`: every child uses it.
+    (secret), `network_name` (application containers join it to reach the nodes by name). Pass a docker
+    Provider with `opts=pulumi.ResourceOptions(providers=[provider])`: every child uses it.
     """
 
     env: dict[str, pulumi.Output[str]]
+    network_name: pulumi.Output[str]
     node_endpoints: list[str]
     host_address_map: pulumi.Output[dict[str, str]]
     exporter_url: pulumi.Output[str | None]
@@ -302,6 +304,7 @@ class DockerCacheCluster(pulumi.ComponentResource):
         # (volumes) or refuses the name (networks).
         fixed_name = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
         network = docker.Network(f"{name}-network", name=spec.network.name, driver="bridge", opts=fixed_name)
+        self.network_name = network.name
         # The data volumes (AOF, nodes.conf) carry Compose's names, so `make up` and this stack share them:
         # `pulumi destroy` leaves them in Docker unless the stack says otherwise (retain_on_delete: the engine
         # drops the volume from the state without calling the provider's delete). `pulumi up` again, or
@@ -334,6 +337,7 @@ class DockerCacheCluster(pulumi.ComponentResource):
                 "node_endpoints": self.node_endpoints,
                 "host_address_map": self.host_address_map,
                 "exporter_url": self.exporter_url,
+                "network_name": self.network_name,
                 "password": self.password,
                 "acl_passwords": self.acl_passwords,
             }
