@@ -222,9 +222,10 @@ def exporter_url(deployment: DeploymentPlan, address_map: Mapping[str, str] | No
 def program_python(python: str = sys.executable, cwd: str | None = None) -> str:
     """The program's interpreter, relative to the working directory the engine gives the program and its plugins.
 
-    The engine runs the program and the provider plugins in the project's `main` directory (pulumi/pulumi
-    pkg/engine: getPwdMain), so the path resolves for the Command provider too, and it reads the same in every
-    checkout: an absolute path would show a change (and rerun the hook) from any other directory.
+    The engine's working directory for a project is its `main` directory (pulumi/pulumi pkg/engine, getPwdMain);
+    the program runs there and so does every provider plugin (sdk/go/common/resource/plugin/plugin.go, execPlugin:
+    `cmd.Dir = pwd`), so the path resolves for the Command provider, and it reads the same in every checkout: an
+    absolute path would show a change (and rerun the hook) from any other directory.
     """
     relative = os.path.relpath(python, cwd if cwd is not None else os.getcwd())
     return relative if relative.startswith(("/", "../", "./")) else f"./{relative}"
