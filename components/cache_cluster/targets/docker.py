@@ -15,12 +15,10 @@ exactly one container per service).
 from __future__ import annotations
 
 import functools
-import ipaddress
 import itertools
 import os
 import shlex
 import sys
-import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
@@ -28,9 +26,10 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
+from ..engine_address import engine_host, reachable_address_map
 from ..environment import PASSWORD_ENV
-from ..plan import DeploymentPlan, HealthCheck, ServicePlan, bracketed, plan
-from ..spec import WILDCARD_ADDRESSES, ClusterSpec
+from ..plan import DeploymentPlan, HealthCheck, ServicePlan, plan
+from ..spec import ClusterSpec
 from ..target_support import docker_cpus
 from .pulumi_common import DeployInputError, acl_passwords, cluster_password, secret_values, spec_json
 
@@ -43,7 +42,6 @@ HOOK_VIAS = ("direct", "published")
 STOP_GRACE_SECONDS = 30
 # Beyond the health check's own budget (start period + interval x retries) before `wait` gives up.
 WAIT_MARGIN_SECONDS = 30
-LOCAL_DOCKER_SCHEMES = ("", "unix", "npipe", "fd")
 
 
 class _RequiredArgs(TypedDict):
@@ -171,43 +169,6 @@ def env_entries(service: ServicePlan, secrets: Mapping[str, str]) -> list[str]:
     entries = [f"{name}={value}" for name, value in service.env.items()]
     entries += [f"{name}={secrets[kind]}" for name, kind in service.secret_env.items()]
     return entries
-
-
-def engine_host(docker_host: str | None) -> str | None:
-    """The remote Docker engine's host, from a provider `host` (DOCKER_HOST syntax); None for a local engine."""
-    if not docker_host:
-        return None
-    parsed = urllib.parse.urlsplit(docker_host)
-    if parsed.scheme in LOCAL_DOCKER_SCHEMES or not parsed.hostname or parsed.hostname == "localhost":
-        return None
-    try:
-        if ipaddress.ip_address(parsed.hostname).is_loopback:
-            return None
-    except ValueError:
-        pass  # a name
-    return parsed.hostname
-
-
-def reachable_address_map(deployment: DeploymentPlan, remote: str | None) -> dict[str, str]:
-    """`name:port -> host:port` as the deploying machine reaches the published ports.
-
-    A local engine: the plan's map (a wildcard binding is dialled on loopback). A remote engine: its host for a
-    wildcard binding, the binding's own address otherwise; a loopback binding on a remote host is reachable from
-    nowhere but that host, so it maps nothing.
-    """
-    if remote is None:
-        return deployment.host_address_map()
-    mapping: dict[str, str] = {}
-    for service in deployment.services:
-        for port in service.ports:
-            if port.host_ip in WILDCARD_ADDRESSES:
-                host = remote
-            elif ipaddress.ip_address(port.host_ip).is_loopback:
-                continue
-            else:
-                host = port.host_ip
-            mapping[f"{service.name}:{port.container_port}"] = f"{bracketed(host)}:{port.host_port}"
-    return mapping
 
 
 def exporter_url(deployment: DeploymentPlan, address_map: Mapping[str, str] | None = None) -> str | None:

@@ -17,18 +17,17 @@ from tests.unit import pulumi_mocks as pm
 # Pulumi's documented pattern: mocks first, then the module that declares resources.
 pm.install()
 
+from cache_cluster.engine_address import engine_host, reachable_address_map  # noqa: E402
 from cache_cluster.plan import plan  # noqa: E402
 from cache_cluster.spec import ClusterSpec  # noqa: E402
 from cache_cluster.targets.docker import (  # noqa: E402
     DockerCacheCluster,
     DockerCacheClusterArgs,
     container_args,
-    engine_host,
     env_entries,
     exporter_url,
     hook_command,
     program_python,
-    reachable_address_map,
     rolling_order,
     rolling_predecessors,
 )
