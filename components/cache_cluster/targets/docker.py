@@ -30,7 +30,7 @@ from ..engine_address import engine_host, reachable_address_map
 from ..environment import PASSWORD_ENV
 from ..plan import DeploymentPlan, HealthCheck, ServicePlan, plan
 from ..spec import ClusterSpec
-from ..target_support import docker_cpus
+from ..target_support import docker_cpus, docker_notes
 from .pulumi_common import DeployInputError, acl_passwords, cluster_password, secret_values, spec_json
 
 TYPE_TOKEN = "cache-cluster:index:DockerCacheCluster"
@@ -257,6 +257,8 @@ class DockerCacheCluster(pulumi.ComponentResource):
             raise DeployInputError(f"hook_via {via!r} is not one of {list(HOOK_VIAS)}; fix: use 'published'")
         deployment = plan(spec)
         child = pulumi.ResourceOptions(parent=self)
+        for note in docker_notes(spec):  # what `check-config` says, in `pulumi up`'s output too
+            pulumi.log.warn(note, resource=self)
 
         self.password = cluster_password(name, spec, args.get("password"), child)
         self.acl_passwords = acl_passwords(name, spec, args.get("acl_passwords", {}), child)

@@ -238,6 +238,16 @@ def test_without_a_cpu_limit_no_container_is_limited(generated: Deployed) -> Non
     assert not any("cpus" in container.inputs for container in generated.containers)
 
 
+def test_settings_docker_cannot_apply_are_warned_about(monkeypatch: pytest.MonkeyPatch) -> None:
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, resource=None, **_: warned.append(message))
+    deploy({"spec": ClusterSpec.model_validate({"persistence": {"volume_size": "20Gi"}})})
+    assert len(warned) == 1 and warned[0].startswith("persistence.volume_size '20Gi' has no effect on Docker")
+    warned.clear()
+    deploy({"spec": ClusterSpec()})
+    assert warned == []
+
+
 # --------------------------------------------------------------------------------------------------- secrets
 
 
