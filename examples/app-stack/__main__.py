@@ -9,11 +9,12 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
+from cache_cluster.loader import environment_for_stack
 from cache_cluster.spec import ClusterSpec
 from cache_cluster.targets.docker import DockerCacheCluster, DockerCacheClusterArgs
 
 config = pulumi.Config()
-stack = pulumi.get_stack()
+publish_address = config.require("publishAddress")
 
 engine = docker.Provider("docker", host=config.require("dockerHost"))
 
@@ -21,7 +22,7 @@ engine = docker.Provider("docker", host=config.require("dockerHost"))
 spec = ClusterSpec.model_validate(
     {
         "name": "shop-cache",
-        "environment": "dev" if stack == "dev" else "production",
+        "environment": environment_for_stack(pulumi.get_stack()),
         "topology": {"base_port": 17001},
         "sentinels": {"base_port": 36379},
         "fallback": {"primary_port": 16380, "replica_port": 16381},
@@ -30,8 +31,8 @@ spec = ClusterSpec.model_validate(
         # machine reaches, for the post-deploy hook to form the cluster.
         "network": {
             "name": "shop-cache",
-            "publish_address": config.require("publishAddress"),
-            "allow_public_publish": config.require("publishAddress") != "127.0.0.1",
+            "publish_address": publish_address,
+            "allow_public_publish": publish_address != "127.0.0.1",
         },
     }
 )
