@@ -41,13 +41,14 @@ else
   (umask 077 && "$PY" -c 'import secrets, string; a = string.ascii_letters + string.digits; print("".join(secrets.choice(a) for _ in range(32)), end="")' >"$next")
   log "new password generated into $next (not printed)"
 fi
-rotate() { cache-cluster rotate-password "$SPEC" --via published --phase "$1" --new-password-file "$next"; }
+rotate() { cache-cluster rotate-password "$SPEC" --via published --phase "$1" --new-password-file "$2"; }
 log "phase add: the new password beside the old on every server"
-rotate add
+rotate add "$next"
 containers=$(docker ps -q --filter "label=com.docker.compose.project=$STACK_NAME")
 updated=0
 for container in $containers; do
-  docker exec "$container" sh -c 'test -f /run/secrets/redis-password' 2>/dev/null || continue
+  # The exporter has no shell (and no such file): skipped.
+  docker exec "$container" sh -c 'test -f /run/secrets/redis-password' >/dev/null 2>&1 || continue
   # The file is root's (0444); the value travels on stdin.
   docker exec -i -u 0 "$container" sh -c 'cat > /run/secrets/.redis-password.new && chmod 0444 /run/secrets/.redis-password.new && mv /run/secrets/.redis-password.new /run/secrets/redis-password' <"$next"
   updated=$((updated + 1))
@@ -57,6 +58,6 @@ mv -f "$next" "$current"
 log "$current holds the new password; clients reconnecting now use it (waiting ${GRACE}s before finishing)"
 sleep "$GRACE"
 log "phase finish: the new password alone"
-rotate finish
+rotate finish "$current"
 cache-cluster validate "$SPEC" --via published --timeout 60 >/dev/null || die "validate failed after the rotation; run make status" 1
 log "rotated: validate passed"
