@@ -34,6 +34,7 @@ SPECS = {
         "sentinels": {"count": 5, "quorum": 3, "base_port": 26400},
         "network": {"name": "shop-net"},
         "images": {"redis": "cache-cluster/redis:7.0.15-debian", "exporter": "cache-cluster/redis-exporter:1.5-debian"},
+        "monitoring": {"prometheus": {"enabled": True, "port": 9191}},
     },
     "no fallback, no exporter": {"fallback": {"enabled": False}, "exporter": {"enabled": False}},
 }
