@@ -15,11 +15,9 @@ import json
 import math
 import os
 import subprocess
-import sys
-import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,8 @@ from cache_cluster.monitoring import dashboard_queries
 from cache_cluster.plan import DeploymentPlan, plan
 from cache_cluster.targets.compose_binary import compose_binary
 from tests.conftest import require
+
+from .waiting import log, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -58,10 +58,6 @@ INSTANCES = {
 }
 
 
-def log(message: str) -> None:
-    print(f"[e2e monitoring {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
 def run(args: list[str], *, timeout: float) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key != "REDIS_PASSWORD"}
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env, check=False)
@@ -76,21 +72,6 @@ def docker(*args: str) -> str:
     result = run(["docker", *args], timeout=60)
     assert result.returncode == 0, f"docker {' '.join(args)}: {result.stderr}"
     return result.stdout
-
-
-def wait_for(what: str, probe: Callable[[], tuple[bool, str]], *, deadline_s: float) -> float:
-    """Poll `probe` every 0.5 s until it reports success; fail with its last report at the deadline."""
-    log(f"waiting up to {deadline_s:.0f}s for {what}")
-    started = time.monotonic()
-    while True:
-        done, last = probe()
-        elapsed = time.monotonic() - started
-        if done:
-            log(f"{what}: after {elapsed:.1f}s")
-            return elapsed
-        if elapsed > deadline_s:
-            pytest.fail(f"timed out after {deadline_s:.0f}s waiting for {what}; last: {last}", pytrace=False)
-        time.sleep(0.5)
 
 
 def prometheus(path: str, **params: str) -> Any:
