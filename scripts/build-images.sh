@@ -190,6 +190,13 @@ copy_libs() {
   done
 }
 
+# root_and_nobody ROOT SHELL: /etc/passwd and /etc/group with root (login shell SHELL) and nobody only.
+root_and_nobody() {
+  local root=$1 shell=$2
+  printf 'root:x:0:0:root:/root:%s\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' "$shell" >"$root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+}
+
 image_up_to_date() {
   local tag=$1 deb_version=$2 labels
   labels=$(docker image inspect "$tag" --format \
@@ -295,14 +302,7 @@ build_exporter() {
   copy_file "$(readlink -f "$(command -v prometheus-redis-exporter)")" "$root" /usr/bin/prometheus-redis-exporter
   ln -s /usr/bin/prometheus-redis-exporter "$root/redis_exporter"
   copy_libs "$root" "$root/usr/bin/prometheus-redis-exporter"
-  cat >"$root/etc/passwd" <<'PW'
-root:x:0:0:root:/root:/bin/false
-nobody:x:65534:65534:nobody:/nonexistent:/bin/false
-PW
-  cat >"$root/etc/group" <<'GR'
-root:x:0:
-nogroup:x:65534:
-GR
+  root_and_nobody "$root" /bin/false
   import_rootfs "$root" "$EXPORTER_IMAGE" \
     "${COMMON_LABELS[@]}" \
     "LABEL org.opencontainers.image.title=cache-cluster-redis-exporter" \
@@ -335,14 +335,7 @@ build_prometheus() {
   rm -rf "$root$PROMETHEUS_WEB/static/moment-timezone/data"
   mkdir -p "$root/etc/prometheus" "$root/prometheus"
   chown 65534:65534 "$root/prometheus"
-  cat >"$root/etc/passwd" <<'PW'
-root:x:0:0:root:/root:/bin/sh
-nobody:x:65534:65534:nobody:/nonexistent:/bin/false
-PW
-  cat >"$root/etc/group" <<'GR'
-root:x:0:
-nogroup:x:65534:
-GR
+  root_and_nobody "$root" /bin/sh
   import_rootfs "$root" "$PROMETHEUS_IMAGE" \
     "${COMMON_LABELS[@]}" \
     "LABEL org.opencontainers.image.title=cache-cluster-prometheus" \
