@@ -75,7 +75,7 @@ class _Selectors:
         return f'{self.deployment},{ROLE_LABEL}="sentinel"'
 
 
-def hook(spec: ClusterSpec, command: str) -> str:
+def cmd(spec: ClusterSpec, command: str) -> str:
     """The hook command line a person runs for this deployment (Docker: from the host, via published ports)."""
     via = " --via published" if spec.target == "docker" else ""
     return f"`cache-cluster {command} SPEC{via}`"
@@ -96,8 +96,8 @@ def cluster_alerts(spec: ClusterSpec) -> tuple[Alert, ...]:
             60,
             "critical",
             "{{ $labels.instance }} reports cluster_state:fail: some hash slots cannot be served.",
-            f"Run {hook(spec, 'status')} to see which shard is down; start its containers, or run "
-            f"{hook(spec, 'init')} to heal a replaced node; then {hook(spec, 'validate')}.",
+            f"Run {cmd(spec, 'status')} to see which shard is down; start its containers, or run "
+            f"{cmd(spec, 'init')} to heal a replaced node; then {cmd(spec, 'validate')}.",
         ),
         Alert(
             "RedisClusterSlotsFailing",
@@ -106,8 +106,8 @@ def cluster_alerts(spec: ClusterSpec) -> tuple[Alert, ...]:
             "critical",
             "{{ $labels.instance }} sees {{ $value }} hash slots in FAIL state: a shard has lost its master "
             "and no replica took over.",
-            f"Run {hook(spec, 'status')} to find the shard whose master and replicas are down and start them; "
-            f"then {hook(spec, 'validate')}.",
+            f"Run {cmd(spec, 'status')} to find the shard whose master and replicas are down and start them; "
+            f"then {cmd(spec, 'validate')}.",
         ),
         Alert(
             "RedisClusterSlotsUnassigned",
@@ -116,8 +116,8 @@ def cluster_alerts(spec: ClusterSpec) -> tuple[Alert, ...]:
             "critical",
             f"{{{{ $labels.instance }}}} has only {{{{ $value }}}} of {SLOT_COUNT} hash slots assigned: the cluster "
             "is not formed, or a shard is missing.",
-            f"Run {hook(spec, 'init')}: it forms a new cluster of empty nodes or heals a formed one, and refuses "
-            f"(exit 3) rather than risk data; then {hook(spec, 'validate')}.",
+            f"Run {cmd(spec, 'init')}: it forms a new cluster of empty nodes or heals a formed one, and refuses "
+            f"(exit 3) rather than risk data; then {cmd(spec, 'validate')}.",
         ),
         Alert(
             "RedisClusterNodeNotJoined",
@@ -126,8 +126,8 @@ def cluster_alerts(spec: ClusterSpec) -> tuple[Alert, ...]:
             "warning",
             f"{{{{ $labels.instance }}}} knows {{{{ $value }}}} of the {node_count} cluster nodes: a replaced or "
             "new node has not met the cluster.",
-            f"Run {hook(spec, 'init')}: it meets an empty lone node into the cluster and attaches it as a "
-            f"replica where a master lacks one; {hook(spec, 'status')} shows the result.",
+            f"Run {cmd(spec, 'init')}: it meets an empty lone node into the cluster and attaches it as a "
+            f"replica where a master lacks one; {cmd(spec, 'status')} shows the result.",
         ),
     )
 
@@ -152,8 +152,8 @@ def replication_alerts(spec: ClusterSpec) -> tuple[Alert, ...]:
                 "critical",
                 "{{ $labels.instance }} is a master without a linked replica: if it fails, its shard's keys "
                 "are lost.",
-                f"Run {hook(spec, 'status')} to see the shard; start its replica's container, or run "
-                f"{hook(spec, 'init')} to attach an empty node as its replica.",
+                f"Run {cmd(spec, 'status')} to see the shard; start its replica's container, or run "
+                f"{cmd(spec, 'init')} to attach an empty node as its replica.",
             )
         )
     alerts.append(
@@ -164,8 +164,8 @@ def replication_alerts(spec: ClusterSpec) -> tuple[Alert, ...]:
             "warning",
             "{{ $labels.instance }}: a replication link is down (a replica is unreachable or has lost its "
             "master).",
-            f"Run {hook(spec, 'status')} to see every replica and its link; start the stopped replica; "
-            f"{hook(spec, 'validate')} checks that each master has its linked replicas again.",
+            f"Run {cmd(spec, 'status')} to see every replica and its link; start the stopped replica; "
+            f"{cmd(spec, 'validate')} checks that each master has its linked replicas again.",
         )
     )
     return tuple(alerts)
@@ -173,16 +173,22 @@ def replication_alerts(spec: ClusterSpec) -> tuple[Alert, ...]:
 
 def capacity_alerts(spec: ClusterSpec) -> tuple[Alert, ...]:
     select = _Selectors(spec)
+    policy = spec.memory.maxmemory_policy
+    # A full cache that evicts is doing its job; one that may not evict refuses writes (OOM) once full.
+    full: tuple[Severity, str] = (
+        ("critical", "writes fail with OOM (noeviction)")
+        if policy == "noeviction"
+        else ("warning", f"writes now evict keys ({policy}), or fail where nothing can be evicted")
+    )
     return (
         Alert(
             "RedisMemoryNearMaxmemory",
             f"redis_memory_used_bytes{{{select.deployment}}} / (redis_memory_max_bytes{{{select.deployment}}} > 0)"
             f" > {MEMORY_NEAR_MAX_RATIO}",
             300,
-            "warning",
-            "{{ $labels.instance }} uses {{ $value | humanizePercentage }} of its maxmemory: writes now evict "
-            f"keys ({spec.memory.maxmemory_policy}) or fail.",
-            f"Run {hook(spec, 'status')}; raise memory.maxmemory_mb (with memory.container_memory_mb) in SPEC "
+            full[0],
+            f"{{{{ $labels.instance }}}} uses {{{{ $value | humanizePercentage }}}} of its maxmemory: {full[1]}.",
+            f"Run {cmd(spec, 'status')}; raise memory.maxmemory_mb (with memory.container_memory_mb) in SPEC "
             "and redeploy, or add masters.",
         ),
         Alert(
@@ -192,7 +198,7 @@ def capacity_alerts(spec: ClusterSpec) -> tuple[Alert, ...]:
             "warning",
             "{{ $labels.instance }} evicted {{ $value | humanize }} keys in the last " + COUNTER_WINDOW + ": "
             "the working set does not fit in maxmemory.",
-            f"Run {hook(spec, 'status')}; raise memory.maxmemory_mb in SPEC and redeploy, or shorten the "
+            f"Run {cmd(spec, 'status')}; raise memory.maxmemory_mb in SPEC and redeploy, or shorten the "
             "applications' TTLs.",
         ),
         Alert(
@@ -202,7 +208,7 @@ def capacity_alerts(spec: ClusterSpec) -> tuple[Alert, ...]:
             "warning",
             "{{ $labels.instance }} rejected {{ $value | humanize }} connections in the last " + COUNTER_WINDOW
             + " (maxclients reached).",
-            f"Check the applications' connection pools; {hook(spec, 'status')} shows the servers' state.",
+            f"Check the applications' connection pools; {cmd(spec, 'status')} shows the servers' state.",
         ),
     )
 
@@ -228,7 +234,7 @@ def fallback_alerts(spec: ClusterSpec) -> tuple[Alert, ...]:
             "critical",
             "The fallback Redis has no reachable primary: tier 1 of the fallback chain is down and applications "
             "fall through to memory and the database.",
-            f"Run {hook(spec, 'validate')}: it checks both fallback servers and the sentinels' view; start "
+            f"Run {cmd(spec, 'validate')}: it checks both fallback servers and the sentinels' view; start "
             f"{spec.fallback.primary_name} / {spec.fallback.replica_name}; the sentinels promote the replica once "
             f"{sentinels.quorum} of them agree.",
         ),
@@ -240,7 +246,7 @@ def fallback_alerts(spec: ClusterSpec) -> tuple[Alert, ...]:
             "critical",
             f"The sentinels cannot reach their quorum of {sentinels.quorum} for {sentinels.master_name}: a failed "
             "fallback primary would not be replaced.",
-            f"Run {hook(spec, 'validate')} (it runs SENTINEL CKQUORUM); start the stopped sentinels.",
+            f"Run {cmd(spec, 'validate')} (it runs SENTINEL CKQUORUM); start the stopped sentinels.",
         ),
         Alert(
             "RedisSentinelsDisagree",
@@ -250,7 +256,7 @@ def fallback_alerts(spec: ClusterSpec) -> tuple[Alert, ...]:
             60,
             "warning",
             "The sentinels name {{ $value }} different primaries for {{ $labels.master_name }}.",
-            f"Run {hook(spec, 'validate')} to see each sentinel's primary; a failover settles within "
+            f"Run {cmd(spec, 'validate')} to see each sentinel's primary; a failover settles within "
             f"{sentinels.failover_timeout_ms // 1000}s, otherwise restart the sentinel that differs.",
         ),
     )
@@ -266,7 +272,7 @@ def scrape_alerts(spec: ClusterSpec) -> tuple[Alert, ...]:
             "critical",
             "The Redis exporter {{ $labels.instance }} does not answer: no Redis metrics, every other alert is "
             "blind.",
-            f"Start the {spec.exporter.name} container (`make up` does); {hook(spec, 'validate')} checks that "
+            f"Start the {spec.exporter.name} container (`make up` does); {cmd(spec, 'validate')} checks that "
             "it reaches every instance.",
         ),
         Alert(
@@ -275,8 +281,8 @@ def scrape_alerts(spec: ClusterSpec) -> tuple[Alert, ...]:
             60,
             "critical",
             "{{ $labels.instance }} ({{ $labels.cache_role }}) does not answer the exporter.",
-            f"Run {hook(spec, 'status')} to see which servers answer; start the container; a replaced cluster "
-            f"node is healed by {hook(spec, 'init')}.",
+            f"Run {cmd(spec, 'status')} to see which servers answer; start the container; a replaced cluster "
+            f"node is healed by {cmd(spec, 'init')}.",
         ),
     )
 

@@ -123,6 +123,21 @@ def test_without_replicas_there_is_no_master_without_replica_alert() -> None:
     )
 
 
+def test_memory_alert_is_critical_only_where_a_full_server_refuses_writes() -> None:
+    lru = rules_of()["RedisMemoryNearMaxmemory"]
+    assert lru["labels"] == {"severity": "warning"}
+    assert lru["annotations"]["summary"] == (
+        "{{ $labels.instance }} uses {{ $value | humanizePercentage }} of its maxmemory: writes now evict keys "
+        "(allkeys-lru), or fail where nothing can be evicted."
+    )
+    strict = rules_of(memory={"maxmemory_policy": "noeviction"})["RedisMemoryNearMaxmemory"]
+    assert strict["labels"] == {"severity": "critical"}
+    assert strict["annotations"]["summary"] == (
+        "{{ $labels.instance }} uses {{ $value | humanizePercentage }} of its maxmemory: writes fail with OOM "
+        "(noeviction)."
+    )
+
+
 def test_without_the_fallback_tier_its_alerts_are_left_out() -> None:
     rules = rules_of(fallback={"enabled": False})
     assert not {"RedisFallbackPrimaryDown", "RedisSentinelQuorumLost", "RedisSentinelsDisagree"} & set(rules)
