@@ -34,7 +34,9 @@ from cache_cluster.loader import load_spec_file
 from cache_cluster.plan import DeploymentPlan, plan
 from cache_cluster.spec import service_ports
 from tests.conftest import require
-from tests.e2e.test_compose_stack import ROOT, _compose_binary, _docker_available, _image_env, _port_is_free, log, run
+from tests.e2e.test_compose_stack import ROOT, _compose_binary, _docker_available, _image_env, _port_is_free, run
+
+from .waiting import log
 
 pytestmark = pytest.mark.e2e
 

@@ -22,11 +22,18 @@ import yaml
 
 from .. import acl
 from ..environment import ADMIN_PASSWORD_ENV, PASSWORD_ENV, SECRETS_STATE_DIR
-from ..plan import SECRET_FILE_MODE, DeploymentPlan, ServicePlan
+from ..plan import SECRET_FILE_MODE, DeploymentPlan, ImageKind, ServicePlan
 from ..target_support import docker_cpus
+from ..yaml_text import BlockDumper, dump_yaml
 
 REDIS_IMAGE_ENV = "CACHE_CLUSTER_REDIS_IMAGE"
 EXPORTER_IMAGE_ENV = "CACHE_CLUSTER_EXPORTER_IMAGE"
+PROMETHEUS_IMAGE_ENV = "CACHE_CLUSTER_PROMETHEUS_IMAGE"
+IMAGE_ENV: dict[ImageKind, str] = {
+    "redis": REDIS_IMAGE_ENV,
+    "exporter": EXPORTER_IMAGE_ENV,
+    "prometheus": PROMETHEUS_IMAGE_ENV,
+}
 # Where `make up` keeps the application's password (the other secrets beside it, named like their variables).
 PASSWORD_FILE = f"{SECRETS_STATE_DIR}/redis-password"
 DEFAULT_OUTPUT = "docker-compose.cache-cluster.yml"
@@ -39,8 +46,7 @@ def escape(value: str) -> str:
 
 def image_reference(service: ServicePlan) -> str:
     """`${CACHE_CLUSTER_..._IMAGE:-<spec default>}`: the spec's image unless the environment overrides it."""
-    variable = EXPORTER_IMAGE_ENV if service.role == "exporter" else REDIS_IMAGE_ENV
-    return f"${{{variable}:-{escape(service.image)}}}"
+    return f"${{{IMAGE_ENV[service.image_kind]}:-{escape(service.image)}}}"
 
 
 def config_name(service: ServicePlan, path: str) -> str:
@@ -139,26 +145,15 @@ def render_compose(deployment: DeploymentPlan) -> dict[str, Any]:
     return document
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(BlockDumper):
     """Block style, multi-line strings as `|` literals (the config files stay readable in the diff)."""
 
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        # Indent list items under their key, as Compose files usually are.
-        super().increase_indent(flow, False)
 
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    if "\n" in value:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
-
-
-def _represent_mode(dumper: yaml.SafeDumper, value: FileMode) -> yaml.ScalarNode:
+def _represent_mode(dumper: BlockDumper, value: FileMode) -> yaml.ScalarNode:
     # 0o555 -> `0555`: a YAML 1.1 octal, which compose-go also reads as octal (and PyYAML reads back as 365).
     return dumper.represent_scalar("tag:yaml.org,2002:int", f"0{value:o}")
 
 
-_Dumper.add_representer(str, _represent_str)
 _Dumper.add_representer(FileMode, _represent_mode)
 
 
@@ -178,8 +173,9 @@ def header(deployment: DeploymentPlan, *, source: str | None, output: str | None
         f"# Secrets are not in this file: Compose reads {PASSWORD_ENV} (the application user's password),",
         f"# {ADMIN_PASSWORD_ENV} and the other variables under `secrets:` from its environment and copies",
         "# them into the containers as files (never into their environment). `make up` generates them into",
-        f"# {SECRETS_STATE_DIR}/ (0600) and exports them. Images: {REDIS_IMAGE_ENV} and",
-        f"# {EXPORTER_IMAGE_ENV} override the spec's defaults (`make up` uses the locally built ones).",
+        f"# {SECRETS_STATE_DIR}/ (0600) and exports them. Images: {REDIS_IMAGE_ENV},",
+        f"# {EXPORTER_IMAGE_ENV} and {PROMETHEUS_IMAGE_ENV} override the spec's defaults",
+        "# (`make up` uses the locally built ones).",
         "#",
         "# Run it alone, or merged into an application's project (which keeps its own project name):",
         f"#   docker-compose -p {spec.name} -f docker-compose.cache-cluster.yml up -d --wait",
@@ -196,12 +192,5 @@ def compose_yaml(deployment: DeploymentPlan, *, source: str | None = None, outpu
     `source` is the spec file's path relative to the Compose file's directory and `output` the Compose file's
     name; both only appear in the header.
     """
-    body = yaml.dump(
-        render_compose(deployment),
-        Dumper=_Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=120,
-    )
+    body = dump_yaml(render_compose(deployment), dumper=_Dumper)
     return header(deployment, source=source, output=output) + body
