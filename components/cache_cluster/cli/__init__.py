@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from ..errors import CacheClusterError
-from . import config, hook, render
+from . import config, hook, policy, render
 
 app = typer.Typer(
     name="cache-cluster",
@@ -25,6 +25,7 @@ app.command("init")(hook.init)
 app.command("validate")(hook.validate)
 app.command("status")(hook.status)
 app.add_typer(render.app, name="render")
+app.command("policy-check")(policy.policy_check)
 
 
 def main() -> None:

@@ -96,6 +96,9 @@ def health_gated(deployment: DeploymentPlan) -> set[str]:
     }
 
 
+DESTROY_GRACE_SECONDS = 30
+
+
 def container_args(
     spec: ClusterSpec,
     service: ServicePlan,
@@ -125,6 +128,8 @@ def container_args(
         "init": True,
         # Docker has no health-gated start: waiting for health here makes the dependants' depends_on mean it.
         "wait": wait,
+        # Time to flush the AOF and close cleanly on destroy/replace before Docker kills the container.
+        "destroy_grace_seconds": DESTROY_GRACE_SECONDS,
     }
 
 
