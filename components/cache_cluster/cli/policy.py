@@ -50,12 +50,19 @@ def policy_check(
     else:
         for violation in found:
             word = "error" if violation.level == "mandatory" else "warning"
-            err().print(f"{word}: [{violation.policy}] {violation.resource}: {violation.message.splitlines()[-1]}",
-                        markup=False, highlight=False)
+            err().print(
+                f"{word}: [{violation.policy}] {violation.resource}: {violation.message.splitlines()[-1]}",
+                markup=False,
+                highlight=False,
+            )
         if not mandatory:
             out().print(f"stack {stack!r}: no mandatory policy violated ({len(found)} advisory)", highlight=False)
     if mandatory:
         if not as_json:
-            err().print(f"error: stack {stack!r} violates {len(mandatory)} mandatory polic"
-                        f"{'y' if len(mandatory) == 1 else 'ies'}", markup=False, highlight=False)
+            err().print(
+                f"error: stack {stack!r} has {len(mandatory)} mandatory policy violation"
+                f"{'' if len(mandatory) == 1 else 's'}",
+                markup=False,
+                highlight=False,
+            )
         raise typer.Exit(1)

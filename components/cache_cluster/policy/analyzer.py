@@ -30,8 +30,12 @@ START_DEADLINE_SECONDS = 60.0
 CALL_DEADLINE_SECONDS = 60.0
 # The pack never calls the engine back for these calls; the shim's argument is passed as the engine passes it.
 ENGINE_ADDRESS = "127.0.0.1:0"
-LEVEL_NAMES = {analyzer_pb2.ADVISORY: "advisory", analyzer_pb2.MANDATORY: "mandatory",
-               analyzer_pb2.REMEDIATE: "remediate", analyzer_pb2.DISABLED: "disabled"}
+LEVEL_NAMES = {
+    analyzer_pb2.ADVISORY: "advisory",
+    analyzer_pb2.MANDATORY: "mandatory",
+    analyzer_pb2.REMEDIATE: "remediate",
+    analyzer_pb2.DISABLED: "disabled",
+}
 LEVEL_VALUES = {name: value for value, name in LEVEL_NAMES.items()}
 
 
@@ -61,30 +65,43 @@ def _options(resource: Captured) -> analyzer_pb2.AnalyzerResourceOptions:
 
 def analyze_request(resource: Captured) -> analyzer_pb2.AnalyzeRequest:
     return analyzer_pb2.AnalyzeRequest(
-        type=resource.type, name=resource.name, urn=resource.urn,
-        properties=_struct(resource.properties), options=_options(resource),
+        type=resource.type,
+        name=resource.name,
+        urn=resource.urn,
+        properties=_struct(resource.properties),
+        options=_options(resource),
     )
 
 
 def analyze_stack_request(resources: Sequence[Captured]) -> analyzer_pb2.AnalyzeStackRequest:
-    return analyzer_pb2.AnalyzeStackRequest(resources=[
-        analyzer_pb2.AnalyzerResource(
-            type=resource.type, name=resource.name, urn=resource.urn,
-            properties=_struct(resource.properties), options=_options(resource),
-            parent=resource.parent, dependencies=resource.dependencies,
-            propertyDependencies={
-                key: analyzer_pb2.AnalyzerPropertyDependencies(urns=urns)
-                for key, urns in resource.property_dependencies.items()
-            },
-        )
-        for resource in resources
-    ])
+    return analyzer_pb2.AnalyzeStackRequest(
+        resources=[
+            analyzer_pb2.AnalyzerResource(
+                type=resource.type,
+                name=resource.name,
+                urn=resource.urn,
+                properties=_struct(resource.properties),
+                options=_options(resource),
+                parent=resource.parent,
+                dependencies=resource.dependencies,
+                propertyDependencies={
+                    key: analyzer_pb2.AnalyzerPropertyDependencies(urns=urns)
+                    for key, urns in resource.property_dependencies.items()
+                },
+            )
+            for resource in resources
+        ]
+    )
 
 
 def violations(response: analyzer_pb2.AnalyzeResponse) -> list[Violation]:
     return [
-        Violation(diagnostic.policyName, LEVEL_NAMES.get(diagnostic.enforcementLevel, "unknown"), diagnostic.urn,
-                  diagnostic.message)
+        Violation(
+            diagnostic.policyName,
+            LEVEL_NAMES.get(diagnostic.enforcementLevel, "unknown"),
+            diagnostic.urn,
+            diagnostic.message,
+        )
         for diagnostic in response.diagnostics
     ]
 
@@ -98,7 +115,8 @@ class Pack:
         self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
 
     def info(self) -> analyzer_pb2.AnalyzerInfo:
-        return self.stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=CALL_DEADLINE_SECONDS)
+        info: analyzer_pb2.AnalyzerInfo = self.stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=CALL_DEADLINE_SECONDS)
+        return info
 
     def configure(self, stack: str, project: str, policy_config: Mapping[str, Any] | None = None) -> None:
         self.stub.ConfigureStack(
@@ -113,8 +131,9 @@ class Pack:
                     config.enforcementLevel = LEVEL_VALUES[value]
                 else:
                     config.enforcementLevel = LEVEL_VALUES[value.get("enforcementLevel", "mandatory")]
-                    json_format.ParseDict({k: v for k, v in value.items() if k != "enforcementLevel"},
-                                          config.properties)
+                    json_format.ParseDict(
+                        {k: v for k, v in value.items() if k != "enforcementLevel"}, config.properties
+                    )
                 request.policyConfig[name].CopyFrom(config)
             self.stub.Configure(request, timeout=CALL_DEADLINE_SECONDS)
 
@@ -135,8 +154,9 @@ class Pack:
 def _read_port(process: subprocess.Popen[bytes], pack_dir: Path) -> int:
     """The first stdout line, as the engine reads it; a deadline, and the pack's stderr when it fails."""
     line: list[bytes] = []
-    reader = threading.Thread(target=lambda: line.append(process.stdout.readline() if process.stdout else b""),
-                              daemon=True)
+    reader = threading.Thread(
+        target=lambda: line.append(process.stdout.readline() if process.stdout else b""), daemon=True
+    )
     reader.start()
     reader.join(START_DEADLINE_SECONDS)
     text = line[0].decode().strip() if line else ""
@@ -156,10 +176,15 @@ def _read_port(process: subprocess.Popen[bytes], pack_dir: Path) -> int:
 def running_pack(pack_dir: Path, python: str = sys.executable) -> Iterator[Pack]:
     """Start the pack in `pack_dir` as the engine's Python shim does; stop it on exit."""
     if not (pack_dir / "PulumiPolicy.yaml").is_file():
-        raise CacheClusterError(f"{pack_dir} holds no PulumiPolicy.yaml; fix: pass --pack with the policy pack's directory")
+        raise CacheClusterError(
+            f"{pack_dir} holds no PulumiPolicy.yaml; fix: pass --pack with the policy pack's directory"
+        )
     process = subprocess.Popen(
         [python, "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, "."],
-        cwd=pack_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        cwd=pack_dir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
         pack = Pack(process, _read_port(process, pack_dir))

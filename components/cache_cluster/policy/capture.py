@@ -64,8 +64,8 @@ class _CapturingMonitor(MockMonitor):
         self.captured: list[Captured] = []
         self._lock = threading.Lock()
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
-        response = super().RegisterResource(request)
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != STACK_TYPE:
             record = Captured(
                 type=request.type,
@@ -92,7 +92,7 @@ def capture_program(
     pulumi.runtime.set_all_config(dict(config), secret_keys)
     target = program / "__main__.py" if program.is_dir() else program
 
-    @pulumi.runtime.test
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def run() -> None:
         runpy.run_path(str(target), run_name="__main__")
 

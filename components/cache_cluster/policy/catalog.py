@@ -15,8 +15,14 @@ from . import rules
 from .resources import DOCKER_CONTAINER, K8S_DEPLOYMENT, K8S_STATEFUL_SET, K8S_WORKLOADS, Resource
 
 Level = Literal["advisory", "mandatory"]
-DEV = {"dev_environments": {"type": "array", "items": {"type": "string"}, "default": ["dev"],
-                            "description": "Environments (the spec's `environment`) treated as dev."}}
+DEV = {
+    "dev_environments": {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": ["dev"],
+        "description": "Environments (the spec's `environment`) treated as dev.",
+    }
+}
 
 
 @dataclass(frozen=True)
@@ -50,8 +56,12 @@ RULES: tuple[Rule, ...] = (
         stack=True,
         config={
             "min_masters": {"type": "integer", "minimum": 3, "default": 3, "description": "Fewest masters."},
-            "min_replicas_per_master": {"type": "integer", "minimum": 0, "default": 1,
-                                        "description": "Fewest replicas per master outside dev."},
+            "min_replicas_per_master": {
+                "type": "integer",
+                "minimum": 0,
+                "default": 1,
+                "description": "Fewest replicas per master outside dev.",
+            },
             **DEV,
         },
     ),
@@ -62,8 +72,15 @@ RULES: tuple[Rule, ...] = (
         "set topology.replicas_per_master: 1 to rehearse failover on dev",
         rules.dev_replicas,
         stack=True,
-        config={"min_replicas_per_master": {"type": "integer", "minimum": 0, "default": 1,
-                                            "description": "Replicas per master below which dev is warned."}, **DEV},
+        config={
+            "min_replicas_per_master": {
+                "type": "integer",
+                "minimum": 0,
+                "default": 1,
+                "description": "Replicas per master below which dev is warned.",
+            },
+            **DEV,
+        },
     ),
     Rule(
         "password-secret",
@@ -121,9 +138,14 @@ RULES: tuple[Rule, ...] = (
         "set restart to unless-stopped (or always / on-failure)",
         rules.docker_restart_policy,
         types=(DOCKER_CONTAINER,),
-        config={"allowed_restart_policies": {"type": "array", "items": {"type": "string"},
-                                             "default": ["unless-stopped", "always", "on-failure"],
-                                             "description": "Restart policies accepted."}},
+        config={
+            "allowed_restart_policies": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": ["unless-stopped", "always", "on-failure"],
+                "description": "Restart policies accepted.",
+            }
+        },
     ),
     Rule(
         "docker-memory-limit",
@@ -140,9 +162,15 @@ RULES: tuple[Rule, ...] = (
         "set healthcheck.tests (e.g. CMD-SHELL redis-cli -p PORT ping)",
         rules.docker_health_check,
         types=(DOCKER_CONTAINER,),
-        config={"exempt_roles": {"type": "array", "items": {"type": "string"}, "default": ["exporter"],
-                                 "description": "Roles without a health check: the upstream redis_exporter image has "
-                                                "no shell or HTTP client to probe with (the hook checks /scrape)."}},
+        config={
+            "exempt_roles": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": ["exporter"],
+                "description": "Roles without a health check: the upstream redis_exporter image has "
+                "no shell or HTTP client to probe with (the hook checks /scrape).",
+            }
+        },
     ),
     Rule(
         "docker-graceful-stop",
@@ -151,8 +179,14 @@ RULES: tuple[Rule, ...] = (
         "set destroy_grace_seconds on the container (the component's default is enough)",
         rules.docker_graceful_stop,
         types=(DOCKER_CONTAINER,),
-        config={"min_destroy_grace_seconds": {"type": "integer", "minimum": 0, "default": 10,
-                                              "description": "Fewest seconds a container gets to stop."}},
+        config={
+            "min_destroy_grace_seconds": {
+                "type": "integer",
+                "minimum": 0,
+                "default": 10,
+                "description": "Fewest seconds a container gets to stop.",
+            }
+        },
     ),
     Rule(
         "maxmemory-below-limit",
@@ -161,8 +195,15 @@ RULES: tuple[Rule, ...] = (
         "lower memory.maxmemory_mb or raise memory.container_memory_mb",
         rules.maxmemory_below_limit,
         stack=True,
-        config={"max_ratio": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.9,
-                              "description": "Largest maxmemory / memory limit."}},
+        config={
+            "max_ratio": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": 1,
+                "default": 0.9,
+                "description": "Largest maxmemory / memory limit.",
+            }
+        },
     ),
     Rule(
         "persistence-outside-dev",

@@ -18,7 +18,6 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
-
 from pulumi_policy.proxy import _DictProxy, _ListProxy
 
 from . import sealing
@@ -58,7 +57,11 @@ def _resource(args: Any) -> Resource:
 
 
 def _schema(rule: Rule) -> PolicyConfigSchema | None:
-    return PolicyConfigSchema(properties={key: dict(schema) for key, schema in rule.config.items()}) if rule.config else None
+    return (
+        PolicyConfigSchema(properties={key: dict(schema) for key, schema in rule.config.items()})
+        if rule.config
+        else None
+    )
 
 
 def _resource_policy(rule: Rule) -> ResourceValidationPolicy:

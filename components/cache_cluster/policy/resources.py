@@ -117,8 +117,17 @@ def directives(conf: str) -> dict[str, list[str]]:
 
 
 _QUANTITY = re.compile(r"^(?P<number>[0-9.]+)(?P<unit>Ki|Mi|Gi|Ti|k|M|G|T|)$")
-_UNIT_MB = {"Ki": 1 / 1024, "Mi": 1.0, "Gi": 1024.0, "Ti": 1024.0**2, "k": 1e3 / 2**20, "M": 1e6 / 2**20,
-            "G": 1e9 / 2**20, "T": 1e12 / 2**20, "": 1 / 2**20}
+_UNIT_MB = {
+    "Ki": 1 / 1024,
+    "Mi": 1.0,
+    "Gi": 1024.0,
+    "Ti": 1024.0**2,
+    "k": 1e3 / 2**20,
+    "M": 1e6 / 2**20,
+    "G": 1e9 / 2**20,
+    "T": 1e12 / 2**20,
+    "": 1 / 2**20,
+}
 
 
 def quantity_mb(value: Any) -> float | None:
@@ -132,8 +141,15 @@ def maxmemory_mb(value: str) -> float | None:
     if not match:
         return None
     unit = match["unit"] or "b"
-    factor = {"b": 1 / 2**20, "k": 1e3 / 2**20, "kb": 1 / 1024, "m": 1e6 / 2**20, "mb": 1.0, "g": 1e9 / 2**20,
-              "gb": 1024.0}[unit]
+    factor = {
+        "b": 1 / 2**20,
+        "k": 1e3 / 2**20,
+        "kb": 1 / 1024,
+        "m": 1e6 / 2**20,
+        "mb": 1.0,
+        "g": 1e9 / 2**20,
+        "gb": 1024.0,
+    }[unit]
     return int(match["number"]) * factor
 
 
@@ -169,7 +185,9 @@ class Workload:
         return merged
 
     def mount_for(self, path: str) -> Mount | None:
-        candidates = [mount for mount in self.mounts if path == mount.path or path.startswith(mount.path.rstrip("/") + "/")]
+        candidates = [
+            mount for mount in self.mounts if path == mount.path or path.startswith(mount.path.rstrip("/") + "/")
+        ]
         return max(candidates, key=lambda mount: len(mount.path), default=None)
 
 
@@ -195,19 +213,27 @@ def _docker_workload(resource: Resource) -> Workload:
         for upload in reveal(get(props, "uploads", default=[])) or []
         if str(get(upload, "file", default="")).endswith(".conf")
     }
-    envs = props.get("envs") or []
-    entries = envs.value if is_sealed(envs) else envs
+    envs: Any = props.get("envs") or []
+    entries = envs.value if isinstance(envs, Sealed) else envs
     env: dict[str, Any] = {}
     for entry in entries or []:
         name, _, value = str(reveal(entry)).partition("=")
         env[name] = Sealed(value) if is_sealed(envs) or is_sealed(entry) else value
     mounts = tuple(
-        Mount(str(get(volume, "containerPath", default="")), bool(get(volume, "volumeName")),
-              str(get(volume, "volumeName") or get(volume, "hostPath") or ""))
+        Mount(
+            str(get(volume, "containerPath", default="")),
+            bool(get(volume, "volumeName")),
+            str(get(volume, "volumeName") or get(volume, "hostPath") or ""),
+        )
         for volume in reveal(get(props, "volumes", default=[])) or []
     )
-    command = tuple(str(word) for word in [*(reveal(get(props, "entrypoints", default=[])) or []),
-                                           *(reveal(get(props, "command", default=[])) or [])])
+    command = tuple(
+        str(word)
+        for word in [
+            *(reveal(get(props, "entrypoints", default=[])) or []),
+            *(reveal(get(props, "command", default=[])) or []),
+        ]
+    )
     memory = get(props, "memory")
     return Workload(
         resource=resource,
@@ -218,7 +244,9 @@ def _docker_workload(resource: Resource) -> Workload:
         replicas=1,
         memory_limit_mb=float(memory) if isinstance(memory, int | float) and memory > 0 else None,
         mounts=mounts,
-        networks=frozenset(str(get(network, "name")) for network in reveal(get(props, "networksAdvanced", default=[])) or []),
+        networks=frozenset(
+            str(get(network, "name")) for network in reveal(get(props, "networksAdvanced", default=[])) or []
+        ),
         command=command,
     )
 
@@ -239,7 +267,10 @@ def pod_spec(resource: Resource) -> Mapping[str, Any]:
 def _k8s_workloads(resource: Resource, config_maps: Mapping[str, Mapping[str, str]]) -> Iterator[Workload]:
     pod = pod_spec(resource)
     volumes = {str(get(volume, "name")): volume for volume in get(pod, "volumes", default=[]) or []}
-    claims = {str(get(claim, "metadata", "name")) for claim in get(resource.props, "spec", "volumeClaimTemplates", default=[]) or []}
+    claims = {
+        str(get(claim, "metadata", "name"))
+        for claim in get(resource.props, "spec", "volumeClaimTemplates", default=[]) or []
+    }
     for container in get(pod, "containers", default=[]) or []:
         confs: dict[str, str] = {}
         mounts: list[Mount] = []
@@ -260,8 +291,10 @@ def _k8s_workloads(resource: Resource, config_maps: Mapping[str, Mapping[str, st
                 env[str(get(entry, "name"))] = Sealed("<secretKeyRef>")
             else:
                 env[str(get(entry, "name"))] = get(entry, "value", default="")
-        command = tuple(str(word) for word in [*(get(container, "command", default=[]) or []),
-                                               *(get(container, "args", default=[]) or [])])
+        command = tuple(
+            str(word)
+            for word in [*(get(container, "command", default=[]) or []), *(get(container, "args", default=[]) or [])]
+        )
         replicas = get(resource.props, "spec", "replicas", default=1)
         yield Workload(
             resource=resource,
@@ -302,7 +335,7 @@ def cluster_spec(resources: Sequence[Resource]) -> dict[str, Any] | None:
                     data = json.loads(text)
                 except ValueError:
                     continue
-                if isinstance(data, dict) and _SPEC_KEYS <= set(data):
+                if isinstance(data, dict) and set(data) >= _SPEC_KEYS:
                     return data
     return None
 

@@ -93,7 +93,11 @@ def cluster_topology(stack: Stack, settings: Settings) -> Iterator[Finding]:
     if replicas < min_replicas and not _is_dev(stack, settings):
         yield f"{replicas} replicas per master in environment {stack.environment!r}; at least {min_replicas}", ""
     if count != masters * (1 + replicas):
-        yield f"{count} cluster nodes declared; the spec's {masters} masters x {1 + replicas} need {masters * (1 + replicas)}", ""
+        yield (
+            f"{count} cluster nodes declared; the spec's {masters} masters x {1 + replicas} "
+            f"need {masters * (1 + replicas)}",
+            "",
+        )
 
 
 def dev_replicas(stack: Stack, settings: Settings) -> Iterator[Finding]:
@@ -173,7 +177,10 @@ def password_set(stack: Stack, settings: Settings) -> Iterator[Finding]:
         has_env = any(reveal(workload.env.get(name)) for name in ("REDIS_PASSWORD",))
         has_conf = "requirepass" in workload.conf()
         if not (has_env or has_conf):
-            yield f"{_who(workload)}this {workload.role} gets no REDIS_PASSWORD: it would run without auth", workload.resource.urn
+            yield (
+                f"{_who(workload)}this {workload.role} gets no REDIS_PASSWORD: it would run without auth",
+                workload.resource.urn,
+            )
 
 
 def password_never_plain(stack: Stack, settings: Settings) -> Iterator[Finding]:
@@ -273,7 +280,7 @@ def no_public_exposure(stack: Stack, settings: Settings) -> Iterator[Finding]:
     for resource in stack.resources:
         if resource.type == DOCKER_CONTAINER:
             if get(resource.props, "publishAllPorts"):
-                yield f"publishAllPorts publishes every port on all addresses", resource.urn
+                yield "publishAllPorts publishes every port on all addresses", resource.urn
             for port in reveal(get(resource.props, "ports", default=[])) or []:
                 ip = str(get(port, "ip", default="0.0.0.0"))
                 if _public_ip(ip):
@@ -298,8 +305,11 @@ def maxmemory_below_limit(stack: Stack, settings: Settings) -> Iterator[Finding]
         elif limit is None:
             yield f"{_who(workload)}no memory limit to keep maxmemory ({value:g} MB) below", workload.resource.urn
         elif value > limit * ratio:
-            yield (f"{_who(workload)}maxmemory {value:g} MB is above {ratio:g} x the {limit:g} MB limit "
-                   "(no room for buffers, forks and replication)", workload.resource.urn)
+            yield (
+                f"{_who(workload)}maxmemory {value:g} MB is above {ratio:g} x the {limit:g} MB limit "
+                "(no room for buffers, forks and replication)",
+                workload.resource.urn,
+            )
 
 
 def persistence_outside_dev(stack: Stack, settings: Settings) -> Iterator[Finding]:
@@ -441,7 +451,10 @@ def kubernetes_spread(resource: Resource, settings: Settings) -> Iterator[str]:
     anti = get(pod, "affinity", "podAntiAffinity")
     spread = get(pod, "topologySpreadConstraints", default=[])
     if isinstance(replicas, int | float) and replicas > 1 and not anti and not spread:
-        yield f"{replicas:g} replicas with neither podAntiAffinity nor topologySpreadConstraints: one node failure can take them all"
+        yield (
+            f"{replicas:g} replicas with neither podAntiAffinity nor topologySpreadConstraints: "
+            "one node failure can take them all"
+        )
 
 
 def _labels(resource: Resource) -> Mapping[str, Any]:
@@ -469,7 +482,8 @@ def kubernetes_pdb(stack: Stack, settings: Settings) -> Iterator[Finding]:
     budgets = [resource for resource in stack.resources if resource.type == K8S_PDB]
     for resource in _k8s_redis_sets(stack).values():
         covered = any(
-            _namespace(budget) == _namespace(resource) and _selects(get(budget.props, "spec", "selector"), _labels(resource))
+            _namespace(budget) == _namespace(resource)
+            and _selects(get(budget.props, "spec", "selector"), _labels(resource))
             for budget in budgets
         )
         if not covered:
@@ -502,4 +516,3 @@ def kubernetes_node_storage(stack: Stack, settings: Settings) -> Iterator[Findin
         mount = workload.mount_for(data_dir)
         if mount is None or not mount.persistent:
             yield f"{_who(workload)}{data_dir} is not on the claimed volume", resource.urn
-

@@ -33,7 +33,7 @@ def _deserialize(value: Any) -> Any:
 
 def deserialize_keeping_secrets(props: dict[str, Any], proxy_secrets: bool = False) -> dict[str, Any]:
     if proxy_secrets:  # Remediate's path: the SDK's own secret proxies, untouched
-        return sdk_deserialize.deserialize_properties(props, proxy_secrets=True)  # type: ignore[no-any-return]
+        return sdk_deserialize.deserialize_properties(props, proxy_secrets=True)
     return {key: _deserialize(item) for key, item in props.items()}
 
 
