@@ -191,7 +191,14 @@ class Workload:
         return max(candidates, key=lambda mount: len(mount.path), default=None)
 
 
+def _runs_hook(command: Sequence[str]) -> bool:
+    line = " ".join(command)
+    return any(hook in line for hook in HOOK_COMMANDS)
+
+
 def _role(confs: Mapping[str, str], command: Sequence[str], image: str) -> str:
+    if _runs_hook(command):  # the hook reads the nodes' config to know the cluster; it is no node
+        return "hook"
     merged: dict[str, list[str]] = {}
     for text in confs.values():
         merged.update(directives(text))
@@ -341,6 +348,9 @@ def cluster_spec(resources: Sequence[Resource]) -> dict[str, Any] | None:
 
 
 def is_hook(resource: Resource) -> bool:
-    if resource.type not in (COMMAND, K8S_JOB):
-        return False
-    return any(command in text for _, text, _ in walk_strings(resource.props) for command in HOOK_COMMANDS)
+    """The post-deploy hook: a local Command running `cache-cluster init`, or a Job whose container runs it."""
+    if resource.type == COMMAND:
+        return any(_runs_hook([text]) for _, text, _ in walk_strings(resource.props))
+    if resource.type == K8S_JOB:
+        return any(workload.role == "hook" for workload in _k8s_workloads(resource, {}))
+    return False
