@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SPEC ?= Pulumi.dev.yaml
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: up down destroy status test lint typecheck unit integration e2e venv system images compose bench clean
+.PHONY: up down destroy status test lint typecheck unit integration e2e venv system images compose policy bench clean
 
 up: venv system images ## Start the local cluster on Docker (Compose v2), initialize and validate it
 	scripts/up.sh "$(SPEC)"
@@ -39,6 +39,13 @@ system:
 
 images: system
 	scripts/build-images.sh
+
+policy: venv ## The policy pack's verdicts on every stack (Pulumi.*.yaml), offline: no Pulumi credentials or CLI
+	@for stack_file in Pulumi.*.yaml; do \
+	  stack=$${stack_file#Pulumi.}; stack=$${stack%.yaml}; \
+	  echo "==> policy-check --stack $$stack"; \
+	  $(VENV)/bin/cache-cluster policy-check --stack "$$stack" || exit 1; \
+	done
 
 compose: venv ## Render docker-compose.cache-cluster.yml from the dev stack
 	$(VENV)/bin/cache-cluster render compose Pulumi.dev.yaml --output docker-compose.cache-cluster.yml
