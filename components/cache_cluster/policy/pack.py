@@ -64,6 +64,17 @@ def _schema(rule: Rule) -> PolicyConfigSchema | None:
     )
 
 
+def _described(rule: Rule) -> dict[str, Any]:
+    """What every policy carries, whatever it validates: name, description, level, config schema, remediation."""
+    return {
+        "name": rule.name,
+        "description": rule.description,
+        "enforcement_level": LEVELS[rule.level],
+        "config_schema": _schema(rule),
+        "remediation_steps": rule.remediation,
+    }
+
+
 def _resource_policy(rule: Rule) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         resource = _resource(args)
@@ -71,14 +82,7 @@ def _resource_policy(rule: Rule) -> ResourceValidationPolicy:
             for problem in rule.check(resource, rule.settings(args.get_config())):
                 report(rule.message(problem), None)
 
-    return ResourceValidationPolicy(
-        name=rule.name,
-        description=rule.description,
-        enforcement_level=LEVELS[rule.level],
-        validate=validate,
-        config_schema=_schema(rule),
-        remediation_steps=rule.remediation,
-    )
+    return ResourceValidationPolicy(validate=validate, **_described(rule))
 
 
 def _stack_policy(rule: Rule) -> StackValidationPolicy:
@@ -87,14 +91,7 @@ def _stack_policy(rule: Rule) -> StackValidationPolicy:
         for problem, urn in rule.check(stack, rule.settings(args.get_config())):
             report(rule.message(problem), urn or None)
 
-    return StackValidationPolicy(
-        name=rule.name,
-        description=rule.description,
-        enforcement_level=LEVELS[rule.level],
-        validate=validate,
-        config_schema=_schema(rule),
-        remediation_steps=rule.remediation,
-    )
+    return StackValidationPolicy(validate=validate, **_described(rule))
 
 
 def policy(name: str) -> ResourceValidationPolicy | StackValidationPolicy:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import posixpath
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -478,29 +478,29 @@ def _k8s_redis_sets(stack: Stack) -> dict[str, Resource]:
     }
 
 
-def kubernetes_pdb(stack: Stack, settings: Settings) -> Iterator[Finding]:
-    budgets = [resource for resource in stack.resources if resource.type == K8S_PDB]
+def _unselected(stack: Stack, type_: str, selector: str, wanted: Callable[[Resource], bool]) -> Iterator[Resource]:
+    """The Redis StatefulSets/Deployments no `type_` resource in their namespace selects (spec.<selector>)."""
+    selecting = [resource for resource in stack.resources if resource.type == type_ and wanted(resource)]
     for resource in _k8s_redis_sets(stack).values():
-        covered = any(
-            _namespace(budget) == _namespace(resource)
-            and _selects(get(budget.props, "spec", "selector"), _labels(resource))
-            for budget in budgets
-        )
-        if not covered:
-            yield "no PodDisruptionBudget selects its pods: a drain may evict them all", resource.urn
+        if not any(
+            _namespace(other) == _namespace(resource)
+            and _selects(get(other.props, "spec", selector), _labels(resource))
+            for other in selecting
+        ):
+            yield resource
+
+
+def kubernetes_pdb(stack: Stack, settings: Settings) -> Iterator[Finding]:
+    for resource in _unselected(stack, K8S_PDB, "selector", lambda budget: True):
+        yield "no PodDisruptionBudget selects its pods: a drain may evict them all", resource.urn
 
 
 def kubernetes_network_policy(stack: Stack, settings: Settings) -> Iterator[Finding]:
-    policies = [resource for resource in stack.resources if resource.type == K8S_NETWORK_POLICY]
-    for resource in _k8s_redis_sets(stack).values():
-        covered = any(
-            _namespace(policy) == _namespace(resource)
-            and _selects(get(policy.props, "spec", "podSelector"), _labels(resource))
-            and "Ingress" in (get(policy.props, "spec", "policyTypes", default=["Ingress"]) or [])
-            for policy in policies
-        )
-        if not covered:
-            yield "no NetworkPolicy selects its pods: anything in the cluster can reach Redis", resource.urn
+    def restricts_ingress(policy: Resource) -> bool:
+        return "Ingress" in (get(policy.props, "spec", "policyTypes", default=["Ingress"]) or [])
+
+    for resource in _unselected(stack, K8S_NETWORK_POLICY, "podSelector", restricts_ingress):
+        yield "no NetworkPolicy selects its pods: anything in the cluster can reach Redis", resource.urn
 
 
 def kubernetes_node_storage(stack: Stack, settings: Settings) -> Iterator[Finding]:
