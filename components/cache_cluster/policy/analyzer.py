@@ -114,6 +114,18 @@ class Pack:
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
 
+    def handshake(self, pack_dir: Path) -> None:
+        """The engine's first call; a pack that does not implement it is fine (the engine falls back too)."""
+        directory = str(pack_dir.resolve())
+        request = analyzer_pb2.AnalyzerHandshakeRequest(
+            engine_address=ENGINE_ADDRESS, root_directory=directory, program_directory=directory
+        )
+        try:
+            self.stub.Handshake(request, timeout=CALL_DEADLINE_SECONDS)
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise
+
     def info(self) -> analyzer_pb2.AnalyzerInfo:
         info: analyzer_pb2.AnalyzerInfo = self.stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=CALL_DEADLINE_SECONDS)
         return info
@@ -188,6 +200,7 @@ def running_pack(pack_dir: Path, python: str = sys.executable) -> Iterator[Pack]
     )
     try:
         pack = Pack(process, _read_port(process, pack_dir))
+        pack.handshake(pack_dir)
         try:
             yield pack
         finally:

@@ -32,7 +32,7 @@ LEVELS = {"advisory": EnforcementLevel.ADVISORY, "mandatory": EnforcementLevel.M
 
 
 def plain(value: Any) -> Any:
-    """The SDK's unknown-checking proxies -> dicts and lists (an unknown value stays its sentinel string)."""
+    """The SDK's unknown-checking proxies -> dicts and lists (sealing.py has made unknowns `UNKNOWN` already)."""
     if isinstance(value, _DictProxy | _ListProxy):
         value = value["__target"]
     if isinstance(value, Mapping):

@@ -37,6 +37,25 @@ class Sealed:
     value: Any
 
 
+class _Unknown:
+    """A value the engine does not know yet (preview): rules cannot judge it and say nothing about it.
+
+    Empty and false, so a rule walking a list or mapping that is not known yet finds nothing in it.
+    """
+
+    def __repr__(self) -> str:
+        return "<unknown>"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())
+
+
+UNKNOWN = _Unknown()
+
+
 def is_sealed(value: Any) -> bool:
     return isinstance(value, Sealed)
 
@@ -172,6 +191,7 @@ class Workload:
     role: str  # node | sentinel | single | exporter | other
     confs: Mapping[str, str]
     env: Mapping[str, Any]  # name -> value (Sealed where secret); a secretKeyRef counts as sealed
+    env_known: bool  # False while a preview does not know the env yet
     replicas: int
     memory_limit_mb: float | None
     mounts: tuple[Mount, ...]
@@ -223,7 +243,7 @@ def _docker_workload(resource: Resource) -> Workload:
     envs: Any = props.get("envs") or []
     entries = envs.value if isinstance(envs, Sealed) else envs
     env: dict[str, Any] = {}
-    for entry in entries or []:
+    for entry in entries if isinstance(entries, list) else []:
         name, _, value = str(reveal(entry)).partition("=")
         env[name] = Sealed(value) if is_sealed(envs) or is_sealed(entry) else value
     mounts = tuple(
@@ -248,6 +268,7 @@ def _docker_workload(resource: Resource) -> Workload:
         role=_role(confs, command, str(get(props, "image", default=""))),
         confs=confs,
         env=env,
+        env_known=entries is not UNKNOWN,
         replicas=1,
         memory_limit_mb=float(memory) if isinstance(memory, int | float) and memory > 0 else None,
         mounts=mounts,
@@ -309,6 +330,7 @@ def _k8s_workloads(resource: Resource, config_maps: Mapping[str, Mapping[str, st
             role=_role(confs, command, str(get(container, "image", default=""))),
             confs=confs,
             env=env,
+            env_known=True,
             replicas=int(replicas) if isinstance(replicas, int | float) else 1,
             memory_limit_mb=quantity_mb(get(container, "resources", "limits", "memory")),
             mounts=tuple(mounts),

@@ -25,6 +25,7 @@ from .resources import (
     K8S_STATEFUL_SET,
     K8S_WORKLOADS,
     PASSWORD_NAMES,
+    UNKNOWN,
     Resource,
     Workload,
     cluster_spec,
@@ -174,6 +175,8 @@ def _passwords(stack: Stack) -> set[str]:
 
 def password_set(stack: Stack, settings: Settings) -> Iterator[Finding]:
     for workload in stack.of_role(*REDIS_ROLES, "exporter"):
+        if not workload.env_known:
+            continue
         has_env = any(reveal(workload.env.get(name)) for name in ("REDIS_PASSWORD",))
         has_conf = "requirepass" in workload.conf()
         if not (has_env or has_conf):
@@ -194,19 +197,24 @@ def password_never_plain(stack: Stack, settings: Settings) -> Iterator[Finding]:
 # --- images -------------------------------------------------------------------------------------------------
 
 
-def _image_references(stack: Stack) -> Iterator[tuple[str, Resource]]:
+def _image_references(stack: Stack) -> Iterator[tuple[Any, Resource]]:
     for resource in stack.resources:
         if resource.type == DOCKER_REMOTE_IMAGE:
-            yield str(reveal(get(resource.props, "name", default=""))), resource
+            yield reveal(get(resource.props, "name", default="")), resource
         elif resource.type == DOCKER_CONTAINER:
-            image = str(reveal(get(resource.props, "image", default="")))
-            if not image.startswith("sha256:"):  # an image ID from a RemoteImage is pinned by construction
+            image = reveal(get(resource.props, "image", default=""))
+            if not str(image).startswith("sha256:"):  # an image ID from a RemoteImage is pinned by construction
                 yield image, resource
         elif resource.type in K8S_WORKLOADS:
             pod = pod_spec(resource)
             for group in ("containers", "initContainers"):
                 for container in get(pod, group, default=[]) or []:
-                    yield str(get(container, "image", default="")), resource
+                    yield get(container, "image", default=""), resource
+
+
+def _known_images(stack: Stack) -> Iterator[tuple[str, Resource]]:
+    """Image references the engine knows (a RemoteImage's ID is unknown before its first pull)."""
+    return ((str(image), resource) for image, resource in _image_references(stack) if image is not UNKNOWN)
 
 
 def _tag(reference: str) -> str | None:
@@ -217,7 +225,7 @@ def _tag(reference: str) -> str | None:
 
 def images_pinned(stack: Stack, settings: Settings) -> Iterator[Finding]:
     dev = _is_dev(stack, settings)
-    for reference, resource in _image_references(stack):
+    for reference, resource in _known_images(stack):
         digest = "@sha256:" in reference
         tag = _tag(reference)
         if not digest and tag is None:
@@ -231,7 +239,7 @@ def images_pinned(stack: Stack, settings: Settings) -> Iterator[Finding]:
 def images_digest_on_dev(stack: Stack, settings: Settings) -> Iterator[Finding]:
     if not _is_dev(stack, settings):
         return
-    for reference, resource in _image_references(stack):
+    for reference, resource in _known_images(stack):
         if "@sha256:" not in reference and _tag(reference) not in (None, "latest"):
             yield f"image {reference!r} is pinned by tag only", resource.urn
 
@@ -241,13 +249,13 @@ def images_digest_on_dev(stack: Stack, settings: Settings) -> Iterator[Finding]:
 
 def docker_restart_policy(resource: Resource, settings: Settings) -> Iterator[str]:
     restart = get(resource.props, "restart", default="no")
-    if restart not in settings["allowed_restart_policies"]:
+    if restart is not UNKNOWN and restart not in settings["allowed_restart_policies"]:
         yield f"restart policy {restart!r}: the container stays down after a crash or a daemon restart"
 
 
 def docker_memory_limit(resource: Resource, settings: Settings) -> Iterator[str]:
     memory = get(resource.props, "memory")
-    if not isinstance(memory, int | float) or memory <= 0:
+    if memory is not UNKNOWN and (not isinstance(memory, int | float) or memory <= 0):
         yield "no memory limit (memory): one container can starve every other on the host"
 
 
@@ -262,7 +270,7 @@ def docker_health_check(resource: Resource, settings: Settings) -> Iterator[str]
 def docker_graceful_stop(resource: Resource, settings: Settings) -> Iterator[str]:
     grace = get(resource.props, "destroyGraceSeconds")
     minimum = int(settings["min_destroy_grace_seconds"])
-    if not isinstance(grace, int | float) or grace < minimum:
+    if grace is not UNKNOWN and (not isinstance(grace, int | float) or grace < minimum):
         shown = "unset" if grace is None else f"{grace:g} s"
         yield f"destroyGraceSeconds is {shown}: below {minimum} s Redis may be killed before it flushes the AOF"
 

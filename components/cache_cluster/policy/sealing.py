@@ -5,7 +5,9 @@ The engine sends an analyzer every secret as `{"4dabf18193072939515e22adb298388d
 and AnalyzeStack before a policy sees the properties (`deserialize_properties` without `proxy_secrets`), so a rule
 could not tell a secret from plain text. The pack's policies need exactly that ("the password is a secret"), so
 the servicer's deserializer is replaced by one that turns each secret into `Sealed(value)`; everything else
-(assets, archives, unknowns) is left to the SDK's own code. Installed when the pack module is imported.
+(assets, archives) is left to the SDK's own code. A value not known during preview becomes `UNKNOWN`, which the
+rules skip (the SDK would instead stop the whole policy at the first unknown it meets). Installed when the pack
+module is imported.
 """
 
 from __future__ import annotations
@@ -14,8 +16,14 @@ from typing import Any
 
 import pulumi_policy.deserialize as sdk_deserialize
 import pulumi_policy.policy as sdk_policy
+import pulumi_policy.proxy as sdk_proxy
 
-from .resources import Sealed
+from .resources import UNKNOWN, Sealed
+
+# What the engine sends for a value not known yet (a preview before the resource it comes from exists).
+UNKNOWN_SENTINELS = frozenset(
+    getattr(sdk_proxy, name) for name in dir(sdk_proxy) if name.startswith("UNKNOWN_") and name.endswith("_VALUE")
+)
 
 
 def _deserialize(value: Any) -> Any:
@@ -28,6 +36,8 @@ def _deserialize(value: Any) -> Any:
         if signature is not None:
             return sdk_deserialize._deserialize_property(value)
         return {key: _deserialize(item) for key, item in value.items()}
+    if isinstance(value, str) and value in UNKNOWN_SENTINELS:
+        return UNKNOWN
     return value
 
 

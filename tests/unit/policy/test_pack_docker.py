@@ -518,3 +518,19 @@ def test_a_team_tunes_thresholds_and_levels_through_policy_config(dev: list[Capt
     assert not [item for item in found if item[0] == "images-digest-on-dev"]
     graceful = {item for item in found if item[0] == "docker-graceful-stop"}
     assert len(graceful) == 12 and {item[1] for item in graceful} == {"advisory"}
+
+
+# sdk/go/common/resource/plugin/rpc.go: what MarshalProperties(KeepUnknowns) sends for a string not known yet.
+UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+def test_values_unknown_during_a_first_preview_are_not_violations(pack: Pack, dev: list[Captured]) -> None:
+    preview = dev
+    for index in range(1, 7):
+        # The image ID comes from the RemoteImage, the password from RandomPassword: neither exists yet.
+        preview = changed(
+            preview,
+            f"cache-cluster-redis-node-{index}",
+            lambda p: p.update(image=UNKNOWN_STRING, envs=secret(UNKNOWN_STRING)),
+        )
+    assert verdicts(pack.check(preview)) == DIGEST_ADVISORIES
