@@ -110,50 +110,66 @@ def dev_replicas(stack: Stack, settings: Settings) -> Iterator[Finding]:
 # --- the password -------------------------------------------------------------------------------------------
 
 
-def _password_carriers(resource: Resource) -> Iterator[tuple[str, Any]]:
-    """(property path, value) of every input meant to hold the password or an auth line."""
+def _sealed_along(props: Any, *path: str | int) -> bool:
+    """Whether a secret mark covers props[a][b]...: on the value itself or on anything holding it."""
+    value = props
+    for step in (*path, None):
+        if is_sealed(value):
+            return True
+        if step is None:
+            return False
+        value = get(value, step)
+    return False
+
+
+AUTH_MARKERS = ("requirepass ", "masterauth ", "--requirepass ", "--pass ")
+
+
+def _literal_auth(text: str) -> bool:
+    """An auth line or flag whose argument is a literal, not a variable the process fills in."""
+    for marker in AUTH_MARKERS:
+        words = text.split(marker, 1)[1].split() if marker in text else []
+        if words and not words[0].startswith(("$", '"$', "'$", "%s")):
+            return True
+    return False
+
+
+def _password_carriers(resource: Resource) -> Iterator[tuple[str, bool]]:
+    """(property path, whether it is secret) of every input meant to hold the password or an auth line."""
     props = resource.props
     if resource.type == DOCKER_CONTAINER:
-        envs = get(props, "envs", default=[])
-        entries = envs.value if is_sealed(envs) else envs
-        for index, entry in enumerate(entries or []):
-            if str(reveal(entry)).partition("=")[0] in PASSWORD_NAMES:
-                yield f"envs[{index}]", envs if is_sealed(envs) else entry
+        for index, entry in enumerate(reveal(get(props, "envs", default=[])) or []):
+            if str(entry).partition("=")[0] in PASSWORD_NAMES:
+                yield f"envs[{index}]", _sealed_along(props, "envs", index)
     for key in ("environment", "env"):  # command:local:Command, and anything shaped like it
-        env = get(props, key)
-        env_plain = reveal(env)
-        if isinstance(env_plain, Mapping):
+        names = reveal(get(props, key))
+        if isinstance(names, Mapping):
             for name in PASSWORD_NAMES:
-                if name in env_plain:
-                    value = env[name] if isinstance(env, Mapping) else env
-                    yield f"{key}.{name}", value
+                if name in names:
+                    yield f"{key}.{name}", _sealed_along(props, key, name)
     if resource.type == K8S_SECRET:
         for key in ("data", "stringData"):
             if get(props, key) is not None:
-                yield key, props[key]
+                yield key, _sealed_along(props, key)
     if resource.type in K8S_WORKLOADS:
-        pod = pod_spec(resource)
         for group in ("containers", "initContainers"):
-            for index, container in enumerate(get(pod, group, default=[]) or []):
-                for entry in get(container, "env", default=[]) or []:
+            for index, container in enumerate(get(pod_spec(resource), group, default=[]) or []):
+                for place, entry in enumerate(get(container, "env", default=[]) or []):
                     if get(entry, "name") in PASSWORD_NAMES and get(entry, "value") is not None:
-                        yield f"spec.template.spec.{group}[{index}].env.{get(entry, 'name')}", entry["value"]
+                        steps = ("spec", "template", "spec", group, index, "env", place, "value")
+                        yield (
+                            f"spec.template.spec.{group}[{index}].env.{get(entry, 'name')}",
+                            _sealed_along(props, *steps),
+                        )
     for path, text, sealed in walk_strings(props):
-        for marker in ("requirepass ", "masterauth ", "--requirepass ", "--pass "):
-            if marker in text:
-                argument = text.split(marker, 1)[1].split()[0] if text.split(marker, 1)[1].split() else ""
-                if argument and not argument.startswith(("$", '"$', "'$", "%s")):
-                    yield path, (text if not sealed else _sealed_marker)
-
-
-_sealed_marker = object()
+        if _literal_auth(text):
+            yield path, sealed
 
 
 def password_secret(resource: Resource, settings: Settings) -> Iterator[str]:
-    for path, value in _password_carriers(resource):
-        if value is _sealed_marker or is_sealed(value):
-            continue
-        yield f"{path} holds the Redis password (or an auth line) in plain text, not marked secret"
+    for path, sealed in _password_carriers(resource):
+        if not sealed:
+            yield f"{path} holds the Redis password (or an auth line) in plain text, not marked secret"
 
 
 def _passwords(stack: Stack) -> set[str]:

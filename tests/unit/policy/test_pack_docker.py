@@ -204,6 +204,23 @@ VIOLATIONS: dict[str, tuple[Callable[[list[Captured]], list[Captured]], set[tupl
             )
         },
     ),
+    "auth line with a literal password in a config file": (
+        lambda dev: changed(
+            dev,
+            "cache-cluster-redis-node-2",
+            lambda p: node_conf(p, "include /tmp/cache-cluster/auth.conf", "requirepass Literal-password-in-conf"),
+        ),
+        {
+            (
+                "password-secret",
+                "mandatory",
+                "cache-cluster-redis-node-2",
+                "uploads[0].content holds the Redis password (or an auth line) in plain text, not marked secret; "
+                "fix: pass the password as pulumi.Output.secret(...) (or config set --secret) so every input "
+                "holding it is secret",
+            )
+        },
+    ),
     "no password": (
         lambda dev: changed(dev, "cache-cluster-redis-fallback-replica", lambda p: p.update(envs=secret([]))),
         {
