@@ -188,7 +188,7 @@ class Workload:
 
     resource: Resource
     container: str
-    role: str  # node | sentinel | single | exporter | other
+    role: str  # node | sentinel | single | exporter | hook | other
     confs: Mapping[str, str]
     env: Mapping[str, Any]  # name -> value (Sealed where secret); a secretKeyRef counts as sealed
     env_known: bool  # False while a preview does not know the env yet
