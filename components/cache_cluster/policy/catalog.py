@@ -109,7 +109,8 @@ RULES: tuple[Rule, ...] = (
         "images-pinned",
         "Images are pinned: a tag other than latest, and a digest outside dev.",
         "mandatory",
-        "set images.redis / images.exporter to name:tag@sha256:<digest> (a tag alone is accepted on dev)",
+        "pin every image (images.redis, images.exporter, images.hook) as name:tag@sha256:<digest> "
+        "(a tag alone is accepted on dev)",
         rules.images_pinned,
         stack=True,
         config=DEV,
@@ -282,7 +283,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "kubernetes-pdb",
-        "Every Redis StatefulSet has a PodDisruptionBudget.",
+        "Every Redis StatefulSet of more than one pod has a PodDisruptionBudget.",
         "mandatory",
         "declare a policy/v1 PodDisruptionBudget whose selector matches the pods' labels",
         rules.kubernetes_pdb,

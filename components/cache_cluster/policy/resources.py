@@ -13,6 +13,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 DOCKER_CONTAINER = "docker:index/container:Container"
 DOCKER_REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 COMMAND = "command:local:Command"
@@ -355,17 +357,27 @@ def workloads(resources: Sequence[Resource]) -> list[Workload]:
 _SPEC_KEYS = {"topology", "sentinels", "fallback", "environment"}
 
 
+def _parsed_spec(text: str) -> dict[str, Any] | None:
+    """`text` as a cluster spec, when it is one: JSON (the Command's stdin) or YAML (the Job's ConfigMap)."""
+    looks_like_json = text.startswith("{") and '"topology"' in text
+    looks_like_yaml = "\ntopology:" in f"\n{text}" and "\nfallback:" in f"\n{text}"
+    if not (looks_like_json or looks_like_yaml):
+        return None
+    try:
+        data = json.loads(text) if looks_like_json else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError):
+        return None
+    return data if isinstance(data, dict) and set(data) >= _SPEC_KEYS else None
+
+
 def cluster_spec(resources: Sequence[Resource]) -> dict[str, Any] | None:
-    """The cluster spec the stack hands its post-deploy hook (JSON in any input: the Command's stdin, a ConfigMap)."""
+    """The cluster spec the stack hands its post-deploy hook, found in any input (the hook Command's stdin on
+    Docker, the hook Job's ConfigMap on Kubernetes)."""
     for resource in resources:
         for _, text, _ in walk_strings(resource.props):
-            if text.startswith("{") and '"topology"' in text:
-                try:
-                    data = json.loads(text)
-                except ValueError:
-                    continue
-                if isinstance(data, dict) and set(data) >= _SPEC_KEYS:
-                    return data
+            spec = _parsed_spec(text)
+            if spec is not None:
+                return spec
     return None
 
 

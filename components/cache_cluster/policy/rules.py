@@ -494,18 +494,20 @@ def _namespace(resource: Resource) -> Any:
     return get(resource.props, "metadata", "namespace", default="default")
 
 
-def _k8s_redis_sets(stack: Stack) -> dict[str, Resource]:
+def _k8s_redis_sets(stack: Stack, min_replicas: int = 1) -> dict[str, Resource]:
     return {
         workload.resource.urn: workload.resource
         for workload in stack.of_role(*REDIS_ROLES)
-        if workload.resource.type in (K8S_STATEFUL_SET, K8S_DEPLOYMENT)
+        if workload.resource.type in (K8S_STATEFUL_SET, K8S_DEPLOYMENT) and workload.replicas >= min_replicas
     }
 
 
-def _unselected(stack: Stack, type_: str, selector: str, wanted: Callable[[Resource], bool]) -> Iterator[Resource]:
+def _unselected(
+    stack: Stack, type_: str, selector: str, wanted: Callable[[Resource], bool], min_replicas: int = 1
+) -> Iterator[Resource]:
     """The Redis StatefulSets/Deployments no `type_` resource in their namespace selects (spec.<selector>)."""
     selecting = [resource for resource in stack.resources if resource.type == type_ and wanted(resource)]
-    for resource in _k8s_redis_sets(stack).values():
+    for resource in _k8s_redis_sets(stack, min_replicas).values():
         if not any(
             _namespace(other) == _namespace(resource)
             and _selects(get(other.props, "spec", selector), _labels(resource))
@@ -515,7 +517,9 @@ def _unselected(stack: Stack, type_: str, selector: str, wanted: Callable[[Resou
 
 
 def kubernetes_pdb(stack: Stack, settings: Settings) -> Iterator[Finding]:
-    for resource in _unselected(stack, K8S_PDB, "selector", lambda budget: True):
+    # A one-pod set (the fallback primary, its replica) gets none: a budget could only block every drain; the
+    # sentinels fail it over instead.
+    for resource in _unselected(stack, K8S_PDB, "selector", lambda budget: True, min_replicas=2):
         yield "no PodDisruptionBudget selects its pods: a drain may evict them all", resource.urn
 
 

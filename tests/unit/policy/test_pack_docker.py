@@ -34,6 +34,11 @@ DIGEST_ADVISORIES = {
     ),
 }
 
+PIN_FIX = (
+    "fix: pin every image (images.redis, images.exporter, images.hook) as name:tag@sha256:<digest> "
+    "(a tag alone is accepted on dev)"
+)
+
 
 @pytest.fixture(scope="module")
 def pack() -> Iterator[Pack]:
@@ -240,8 +245,7 @@ VIOLATIONS: dict[str, tuple[Callable[[list[Captured]], list[Captured]], set[tupl
                 "images-pinned",
                 "mandatory",
                 "cache-cluster-redis-image",
-                "image 'redis:latest' uses the moving tag latest; fix: set images.redis / "
-                "images.exporter to name:tag@sha256:<digest> (a tag alone is accepted on dev)",
+                "image 'redis:latest' uses the moving tag latest; " + PIN_FIX,
             )
         }
         | {advisory for advisory in DIGEST_ADVISORIES if advisory[2] != "cache-cluster-redis-image"},
@@ -253,8 +257,7 @@ VIOLATIONS: dict[str, tuple[Callable[[list[Captured]], list[Captured]], set[tupl
                 "images-pinned",
                 "mandatory",
                 "cache-cluster-exporter-image",
-                "image 'oliver006/redis_exporter' has no tag (it means latest); fix: set "
-                "images.redis / images.exporter to name:tag@sha256:<digest> (a tag alone is accepted on dev)",
+                "image 'oliver006/redis_exporter' has no tag (it means latest); " + PIN_FIX,
             )
         }
         | {advisory for advisory in DIGEST_ADVISORIES if advisory[2] != "cache-cluster-exporter-image"},
@@ -435,9 +438,7 @@ VIOLATIONS: dict[str, tuple[Callable[[list[Captured]], list[Captured]], set[tupl
                 "images-pinned",
                 "mandatory",
                 resource,
-                f"image {image!r} has no digest in environment "
-                "'staging'; fix: set images.redis / images.exporter to name:tag@sha256:<digest> (a tag alone is "
-                "accepted on dev)",
+                f"image {image!r} has no digest in environment 'staging'; " + PIN_FIX,
             )
             for resource, image in (
                 ("cache-cluster-redis-image", "redis:7.2.5"),

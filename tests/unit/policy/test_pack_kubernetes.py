@@ -7,11 +7,11 @@ input changes one thing and the test asserts the exact violations.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import yaml
 
 from cache_cluster.policy.analyzer import Pack, Violation, running_pack
 from cache_cluster.policy.capture import Captured
@@ -34,6 +34,11 @@ NODE_CONF = (
 )
 FALLBACK_CONF = "port 6380\ndir /data\nappendonly yes\nmaxmemory 384mb\n"
 SENTINEL_CONF = "port 26379\nsentinel monitor cache-fallback redis-fallback 6380 2\n"
+
+PIN_FIX = (
+    "fix: pin every image (images.redis, images.exporter, images.hook) as name:tag@sha256:<digest> "
+    "(a tag alone is accepted on dev)"
+)
 
 
 def urn(type_: str, name: str) -> str:
@@ -123,7 +128,8 @@ def compliant() -> list[Captured]:
         [container("init", HOOK_IMAGE, [{"name": "config", "mountPath": "/etc/cache-cluster"}], memory="128Mi")],
         "cache-node-conf",
     )
-    hook_pod["spec"]["containers"][0]["command"] = ["cache-cluster", "init", "/etc/cache-cluster/cluster.json"]
+    hook_pod["spec"]["containers"][0]["command"] = ["cache-cluster"]
+    hook_pod["spec"]["containers"][0]["args"] = ["init", "/etc/cache-cluster/cluster.yaml", "--via", "direct"]
     hook_pod["spec"]["restartPolicy"] = "OnFailure"
     return [
         resource(
@@ -136,7 +142,7 @@ def compliant() -> list[Captured]:
             "cache-node-conf",
             {
                 "metadata": meta("cache-node-conf"),
-                "data": {"redis.conf": NODE_CONF, "cluster.json": json.dumps(SPEC)},
+                "data": {"redis.conf": NODE_CONF, "cluster.yaml": yaml.safe_dump(SPEC)},
             },
         ),
         resource(
@@ -458,8 +464,7 @@ VIOLATIONS: dict[str, tuple[Callable[[], list[Captured]], set[tuple[str, str, st
                 "images-pinned",
                 "mandatory",
                 "redis-sentinel",
-                "image 'redis:7.2.5' has no digest in environment 'production'; "
-                "fix: set images.redis / images.exporter to name:tag@sha256:<digest> (a tag alone is accepted on dev)",
+                "image 'redis:7.2.5' has no digest in environment 'production'; " + PIN_FIX,
             )
         },
     ),
@@ -525,5 +530,15 @@ def test_each_kubernetes_violation_is_reported_exactly(pack: Pack, case: str) ->
 def test_a_load_balancer_passes_when_the_spec_opts_in(pack: Pack) -> None:
     stack = _retyped("LoadBalancer")
     config_map = next(item for item in stack if item.name == "cache-node-conf")
-    config_map.properties["data"]["cluster.json"] = json.dumps({**SPEC, "network": {"allow_public_publish": True}})
+    config_map.properties["data"]["cluster.yaml"] = yaml.safe_dump({**SPEC, "network": {"allow_public_publish": True}})
+    assert pack.check(stack) == []
+
+
+def test_a_one_pod_set_needs_no_budget(pack: Pack) -> None:
+    """The fallback primary and its replica run one pod each: a budget could only block drains."""
+    stack = [
+        stateful_set("redis-fallback", "fallback", 1, "cache-fallback-conf") if item.name == "redis-fallback" else item
+        for item in compliant()
+        if item.name != "fallback-pdb"
+    ]
     assert pack.check(stack) == []

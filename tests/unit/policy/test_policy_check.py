@@ -12,6 +12,11 @@ from tests.unit.clirun import PROJECT_DIR, run_cli
 
 STACKS = sorted(path.name.split(".")[1] for path in PROJECT_DIR.glob("Pulumi.*.yaml"))
 
+PIN_FIX = (
+    "fix: pin every image (images.redis, images.exporter, images.hook) as name:tag@sha256:<digest> "
+    "(a tag alone is accepted on dev)"
+)
+
 
 def test_the_stacks_are_found() -> None:
     assert "dev" in STACKS
@@ -42,10 +47,9 @@ def test_a_violating_stack_exits_1_with_one_error_line_per_violation(tmp_path: P
     assert done.returncode == 1, done.stderr
     assert done.stderr.splitlines() == [
         "error: [images-pinned] cache-cluster-redis-image: image 'redis:7.2.5' has no digest in environment 'prod'; "
-        "fix: set images.redis / images.exporter to name:tag@sha256:<digest> (a tag alone is accepted on dev)",
+        + PIN_FIX,
         "error: [images-pinned] cache-cluster-exporter-image: image 'oliver006/redis_exporter:v1.62.0' has no digest "
-        "in environment 'prod'; fix: set images.redis / images.exporter to name:tag@sha256:<digest> (a tag alone is "
-        "accepted on dev)",
+        "in environment 'prod'; " + PIN_FIX,
         "error: stack 'prod' has 2 mandatory policy violations",
     ]
 
