@@ -24,7 +24,7 @@ test: venv system ## Install everything and run every test tier (unit, integrati
 	scripts/test.sh
 
 lint: venv
-	$(VENV)/bin/ruff check components infra tests bench
+	$(VENV)/bin/ruff check components infra tests bench policies
 	$(VENV)/bin/mypy --strict components/cache_cluster
 
 venv: $(VENV)/.installed
