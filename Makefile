@@ -40,11 +40,11 @@ system:
 images: system
 	scripts/build-images.sh
 
-policy: venv ## The policy pack's verdicts on every stack (Pulumi.*.yaml), offline: no Pulumi credentials or CLI
-	@for stack_file in Pulumi.*.yaml; do \
-	  stack=$${stack_file#Pulumi.}; stack=$${stack%.yaml}; \
-	  echo "==> policy-check --stack $$stack"; \
-	  $(VENV)/bin/cache-cluster policy-check --stack "$$stack" || exit 1; \
+policy: venv ## The policy pack's verdicts on every stack (Pulumi.*.yaml here and in examples/*/), offline
+	@for stack_file in Pulumi.*.yaml examples/*/Pulumi.*.yaml; do \
+	  project=$$(dirname "$$stack_file"); stack=$$(basename "$$stack_file" .yaml); stack=$${stack#Pulumi.}; \
+	  echo "==> policy-check --stack $$stack --project-dir $$project"; \
+	  $(VENV)/bin/cache-cluster policy-check --stack "$$stack" --project-dir "$$project" || exit 1; \
 	done
 
 compose: venv ## Render docker-compose.cache-cluster.yml from the dev stack

@@ -105,21 +105,34 @@ def capture_program(
     return monitor.captured
 
 
-def stack_config(stack_file: Path, project: str) -> tuple[dict[str, str], list[str]]:
-    """Config from Pulumi.<stack>.yaml as the engine hands it to a program: objects as JSON, secrets listed.
+def _engine_value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def stack_config(
+    stack_file: Path, project: str, declared: Mapping[str, Any] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """Config as the engine hands it to a program: the project's declared defaults (Pulumi.yaml `config:`), then
+    Pulumi.<stack>.yaml over them; keys namespaced by the project, objects as JSON, secret keys listed.
 
     A `secure:` value cannot be decrypted here; it is replaced by a stand-in of the right shape, still secret.
     """
     import yaml
 
-    data = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
-    config: dict[str, str] = {}
+    def full(key: str) -> str:
+        return key if ":" in key else f"{project}:{key}"
+
+    config: dict[str, str] = {
+        full(key): _engine_value(declaration["default"])
+        for key, declaration in (declared or {}).items()
+        if isinstance(declaration, Mapping) and "default" in declaration
+    }
     secret_keys: list[str] = []
+    data = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
     for key, value in (data.get("config") or {}).items():
-        full_key = key if ":" in key else f"{project}:{key}"
         if isinstance(value, Mapping) and set(value) == {"secure"}:
-            config[full_key] = STAND_IN_PASSWORD
-            secret_keys.append(full_key)
+            config[full(key)] = STAND_IN_PASSWORD
+            secret_keys.append(full(key))
         else:
-            config[full_key] = value if isinstance(value, str) else json.dumps(value)
+            config[full(key)] = _engine_value(value)
     return config, secret_keys

@@ -35,12 +35,13 @@ class Rule:
     stack: bool = False  # a stack rule sees every resource (AnalyzeStack); otherwise one resource (Analyze)
     types: tuple[str, ...] = ()  # resource rules: the types it applies to (empty: all)
     config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    everywhere: bool = False  # also the resources an application stack declares beside the cache (the password)
 
     def settings(self, given: Mapping[str, Any] | None) -> dict[str, Any]:
         return {**{key: schema["default"] for key, schema in self.config.items()}, **(given or {})}
 
     def applies_to(self, resource: Resource) -> bool:
-        return not self.types or resource.type in self.types
+        return (self.everywhere or resource.in_cache) and (not self.types or resource.type in self.types)
 
     def message(self, problem: str) -> str:
         return f"{problem}; fix: {self.remediation}"
@@ -88,6 +89,7 @@ RULES: tuple[Rule, ...] = (
         "mandatory",
         "pass the password as pulumi.Output.secret(...) (or config set --secret) so every input holding it is secret",
         rules.password_secret,
+        everywhere=True,
     ),
     Rule(
         "password-set",
@@ -104,6 +106,7 @@ RULES: tuple[Rule, ...] = (
         "read the password from the environment or a mounted secret, never from a literal in a command or file",
         rules.password_never_plain,
         stack=True,
+        everywhere=True,
     ),
     Rule(
         "images-pinned",

@@ -87,7 +87,8 @@ def _resource_policy(rule: Rule) -> ResourceValidationPolicy:
 
 def _stack_policy(rule: Rule) -> StackValidationPolicy:
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-        stack = Stack(tuple(_resource(resource) for resource in args.resources))
+        resources = (_resource(resource) for resource in args.resources)
+        stack = Stack(tuple(resource for resource in resources if rule.applies_to(resource)))
         for problem, urn in rule.check(stack, rule.settings(args.get_config())):
             report(rule.message(problem), urn or None)
 

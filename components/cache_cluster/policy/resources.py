@@ -29,6 +29,7 @@ K8S_NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 K8S_WORKLOADS = (K8S_STATEFUL_SET, K8S_DEPLOYMENT, K8S_JOB)
 
 PASSWORD_NAMES = ("REDIS_PASSWORD", "REDISCLI_AUTH")
+COMPONENT_TYPE_PREFIX = "cache-cluster:index:"  # DockerCacheCluster, KubernetesCacheCluster
 HOOK_COMMANDS = ("cache_cluster.cli init", "cache-cluster init")
 
 
@@ -110,6 +111,15 @@ class Resource:
     parent: str = ""
     dependencies: tuple[str, ...] = ()
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def in_cache(self) -> bool:
+        """Declared by a cache-cluster component (or is one): its URN's type chain names a cache-cluster type.
+
+        An application stack's own resources beside the cache are not the pack's business, except for the password.
+        """
+        parts = self.urn.split("::")
+        return len(parts) > 2 and COMPONENT_TYPE_PREFIX in parts[2]
 
     def all_dependencies(self) -> set[str]:
         found = set(self.dependencies)

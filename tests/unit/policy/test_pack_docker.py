@@ -226,6 +226,25 @@ VIOLATIONS: dict[str, tuple[Callable[[list[Captured]], list[Captured]], set[tupl
             )
         },
     ),
+    "an application's container beside the cache: only the password rules judge it": (
+        lambda dev: [*copy.deepcopy(dev), _application_container()],
+        {
+            (
+                "password-secret",
+                "mandatory",
+                "shop-app",
+                "envs[0] holds the Redis password (or an auth line) in plain text, not marked secret; fix: pass the "
+                "password as pulumi.Output.secret(...) (or config set --secret) so every input holding it is secret",
+            ),
+            (
+                "password-never-plain",
+                "mandatory",
+                "shop-app",
+                "envs[0] contains the Redis password in plain text; fix: read the password from the environment or "
+                "a mounted secret, never from a literal in a command or file",
+            ),
+        },
+    ),
     "no password": (
         lambda dev: changed(dev, "cache-cluster-redis-fallback-replica", lambda p: p.update(envs=secret([]))),
         {
@@ -447,6 +466,22 @@ VIOLATIONS: dict[str, tuple[Callable[[list[Captured]], list[Captured]], set[tupl
         },
     ),
 }
+
+
+def _application_container() -> Captured:
+    """An application stack's own container (no cache-cluster component above it): no health check, no limits,
+    ports on every address, and the cache's password in plain text."""
+    return Captured(
+        type="docker:index/container:Container",
+        name="shop-app",
+        urn="urn:pulumi:dev::cache-cluster::docker:index/container:Container::shop-app",
+        properties={
+            "name": "shop-app",
+            "image": "shop/app:latest",
+            "envs": ["REDIS_PASSWORD=PolicyCheckStandIn0123456789abcd"],
+            "ports": [{"internal": 8080, "external": 8080, "ip": "0.0.0.0", "protocol": "tcp"}],
+        },
+    )
 
 
 def _hook_without(dev: list[Captured], node: str) -> list[Captured]:

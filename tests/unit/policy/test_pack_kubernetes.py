@@ -42,7 +42,8 @@ PIN_FIX = (
 
 
 def urn(type_: str, name: str) -> str:
-    return f"urn:pulumi:production::cache-cluster::{type_}::{name}"
+    # Children of the Kubernetes component, as its URN's type chain says.
+    return f"urn:pulumi:production::cache-cluster::cache-cluster:index:KubernetesCacheCluster${type_}::{name}"
 
 
 def resource(type_: str, name: str, properties: dict[str, Any], dependencies: tuple[str, ...] = ()) -> Captured:

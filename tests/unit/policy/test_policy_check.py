@@ -10,7 +10,11 @@ import yaml
 
 from tests.unit.clirun import PROJECT_DIR, run_cli
 
-STACKS = sorted(path.name.split(".")[1] for path in PROJECT_DIR.glob("Pulumi.*.yaml"))
+# Every checked-in stack: this project's, and those of the Pulumi projects under examples/ (an application's).
+STACKS = sorted(
+    (str(path.parent.relative_to(PROJECT_DIR)), path.name.split(".")[1])
+    for path in [*PROJECT_DIR.glob("Pulumi.*.yaml"), *PROJECT_DIR.glob("examples/*/Pulumi.*.yaml")]
+)
 
 PIN_FIX = (
     "fix: pin every image (images.redis, images.exporter, images.hook) as name:tag@sha256:<digest> "
@@ -19,12 +23,13 @@ PIN_FIX = (
 
 
 def test_the_stacks_are_found() -> None:
-    assert "dev" in STACKS
+    assert (".", "dev") in STACKS
+    assert ("examples/app-stack", "dev") in STACKS
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_every_checked_in_stack_passes_the_pack(stack: str) -> None:
-    done = run_cli("policy-check", "--stack", stack, cwd=PROJECT_DIR)
+@pytest.mark.parametrize(("project", "stack"), STACKS)
+def test_every_checked_in_stack_passes_the_pack(project: str, stack: str) -> None:
+    done = run_cli("policy-check", "--stack", stack, "--project-dir", project, cwd=PROJECT_DIR)
     assert done.returncode == 0, done.stderr
     assert f"stack {stack!r}: no mandatory policy violated" in done.stdout
     assert "Traceback" not in done.stderr
