@@ -112,7 +112,7 @@ RULES: tuple[Rule, ...] = (
         "images-pinned",
         "Images are pinned: a tag other than latest, and a digest outside dev.",
         "mandatory",
-        "pin every image (images.redis, images.exporter, images.hook) as name:tag@sha256:<digest> "
+        "pin every image (the spec's images.*) as name:tag@sha256:<digest> "
         "(a tag alone is accepted on dev)",
         rules.images_pinned,
         stack=True,

@@ -32,10 +32,16 @@ DIGEST_ADVISORIES = {
         "image 'oliver006/redis_exporter:v1.62.0' is pinned by tag only; "
         "fix: add @sha256:<digest> to the image references",
     ),
+    (
+        "images-digest-on-dev",
+        "advisory",
+        "cache-cluster-prometheus-image",
+        "image 'prom/prometheus:v2.53.1' is pinned by tag only; fix: add @sha256:<digest> to the image references",
+    ),
 }
 
 PIN_FIX = (
-    "fix: pin every image (images.redis, images.exporter, images.hook) as name:tag@sha256:<digest> "
+    "fix: pin every image (the spec's images.*) as name:tag@sha256:<digest> "
     "(a tag alone is accepted on dev)"
 )
 
@@ -462,6 +468,7 @@ VIOLATIONS: dict[str, tuple[Callable[[list[Captured]], list[Captured]], set[tupl
             for resource, image in (
                 ("cache-cluster-redis-image", "redis:7.2.5"),
                 ("cache-cluster-exporter-image", "oliver006/redis_exporter:v1.62.0"),
+                ("cache-cluster-prometheus-image", "prom/prometheus:v2.53.1"),
             )
         },
     ),
@@ -570,7 +577,7 @@ def test_a_team_tunes_thresholds_and_levels_through_policy_config(dev: list[Capt
     ) in found
     assert not [item for item in found if item[0] == "images-digest-on-dev"]
     graceful = {item for item in found if item[0] == "docker-graceful-stop"}
-    assert len(graceful) == 12 and {item[1] for item in graceful} == {"advisory"}
+    assert len(graceful) == 13 and {item[1] for item in graceful} == {"advisory"}  # every container
 
 
 # sdk/go/common/resource/plugin/rpc.go: what MarshalProperties(KeepUnknowns) sends for a string not known yet.

@@ -36,7 +36,7 @@ FALLBACK_CONF = "port 6380\ndir /data\nappendonly yes\nmaxmemory 384mb\n"
 SENTINEL_CONF = "port 26379\nsentinel monitor cache-fallback redis-fallback 6380 2\n"
 
 PIN_FIX = (
-    "fix: pin every image (images.redis, images.exporter, images.hook) as name:tag@sha256:<digest> "
+    "fix: pin every image (the spec's images.*) as name:tag@sha256:<digest> "
     "(a tag alone is accepted on dev)"
 )
 

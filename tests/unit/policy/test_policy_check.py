@@ -17,7 +17,7 @@ STACKS = sorted(
 )
 
 PIN_FIX = (
-    "fix: pin every image (images.redis, images.exporter, images.hook) as name:tag@sha256:<digest> "
+    "fix: pin every image (the spec's images.*) as name:tag@sha256:<digest> "
     "(a tag alone is accepted on dev)"
 )
 
