@@ -78,7 +78,7 @@ def test_create_from_scratch_then_validate(formed: tuple[Deployment, Report], pa
     assert_healthy(report)
     assert {check.name for check in report.checks} >= {
         "cluster-state", "slot-coverage", "shards", "env-contract", "cluster-write-read", "sentinels-agree",
-        "fallback-writable", "fallback-replication", "sentinel-quorum", "memory-limits", "fallback-tiers", "exporter",
+        "fallback-writable", "fallback-replication", "sentinel-quorum", "server-config", "exporter",
     }
     roles = [role for _, _, role in node_table(deployment).values()]
     assert roles.count("master") == 3 and roles.count("slave") == 3

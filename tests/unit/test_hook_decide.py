@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cache_cluster.hook.converge import NodeView, readiness_problems
+from cache_cluster.hook.converge import readiness_problems
 from cache_cluster.hook.decide import decide
 from cache_cluster.hook.endpoints import Endpoint, HostPort
 from cache_cluster.hook.inspect import NodeState, parse_cluster_nodes, uncovered_slots
@@ -251,10 +251,8 @@ def test_refuse_unknown_live_node_in_the_cluster() -> None:
 
 
 # ------------------------------------------------------------------------------------------------ readiness
-def _view(index: int, lines: list[str], link: str | None = None, cluster_state: str = "ok") -> NodeView:
-    current = state(index, lines, cluster_state=cluster_state, link_status=link)
-    return NodeView(current.endpoint.address, current.node_id, current.cluster_info, current.nodes,
-                    current.replication)
+def _view(index: int, lines: list[str], link: str | None = None, cluster_state: str = "ok") -> NodeState:
+    return state(index, lines, cluster_state=cluster_state, link_status=link)
 
 
 def test_readiness() -> None:
