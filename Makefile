@@ -44,8 +44,9 @@ compose: venv ## Render docker-compose.cache-cluster.yml from the dev stack
 	$(VENV)/bin/cache-cluster render compose Pulumi.dev.yaml --output docker-compose.cache-cluster.yml
 
 bench: venv system images
-	$(PY) bench/formation.py
-	$(PY) bench/up.py
+	$(PY) -m bench.cli_start
+	$(PY) -m bench.formation
+	$(PY) -m bench.up
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -32,8 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from cache_cluster.compose_binary import compose_binary as cache_cluster_compose_binary
 from cache_cluster.loader import load_spec_file
+from cache_cluster.targets.compose_binary import compose_binary as cache_cluster_compose_binary
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent

@@ -17,10 +17,10 @@ from typing import Any
 
 import pulumi
 
-from cache_cluster.docker import DockerCacheCluster, DockerCacheClusterArgs, checked_password
 from cache_cluster.errors import CacheClusterError
 from cache_cluster.loader import PROJECT, SPEC_CONFIG_KEY, spec_from_mapping
 from cache_cluster.spec import ClusterSpec
+from cache_cluster.targets.pulumi_common import checked_password
 
 
 def load_spec(config: pulumi.Config, stack: str) -> ClusterSpec:
@@ -30,16 +30,19 @@ def load_spec(config: pulumi.Config, stack: str) -> ClusterSpec:
     return spec_from_mapping(raw, source=f"stack {stack!r} (Pulumi.{stack}.yaml)", prefix=f"config.{SPEC_CONFIG_KEY}")
 
 
-def deploy(spec: ClusterSpec, password: pulumi.Output[str] | None) -> DockerCacheCluster:
-    if spec.target != "docker":
-        raise CacheClusterError(
-            f"target {spec.target!r} has no Pulumi component yet: the Kubernetes component is a later issue; "
-            "fix: set target: docker in cache-cluster:cluster (or use another stack)"
-        )
-    args = DockerCacheClusterArgs(spec=spec)
-    if password is not None:
-        args["password"] = password
-    return DockerCacheCluster(spec.name, args)
+def deploy(spec: ClusterSpec, password: pulumi.Output[str] | None) -> Any:
+    """The target's component: the one place that maps `spec.target` to a component (each imported on use)."""
+    if spec.target == "docker":
+        from cache_cluster.targets.docker import DockerCacheCluster, DockerCacheClusterArgs
+
+        args = DockerCacheClusterArgs(spec=spec)
+        if password is not None:
+            args["password"] = password
+        return DockerCacheCluster(spec.name, args)
+    raise CacheClusterError(
+        f"target {spec.target!r} has no Pulumi component yet: the Kubernetes component is a later issue; "
+        "fix: set target: docker in cache-cluster:cluster (or use another stack)"
+    )
 
 
 def configured_password(config: pulumi.Config) -> pulumi.Output[str] | None:

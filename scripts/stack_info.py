@@ -15,11 +15,11 @@ import shlex
 import sys
 from pathlib import Path
 
-from cache_cluster.compose import PASSWORD_FILE
-from cache_cluster.compose_binary import compose_binary
 from cache_cluster.errors import CacheClusterError
 from cache_cluster.loader import load_spec_file, password_from_env
 from cache_cluster.plan import DeploymentPlan, client_host, plan
+from cache_cluster.targets.compose import PASSWORD_FILE
+from cache_cluster.targets.compose_binary import compose_binary
 
 
 def _vars(deployment: DeploymentPlan) -> str:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .spec import PASSWORD_ENV, AclUser, ClusterSpec
+from .environment import PASSWORD_ENV
+from .spec import AclUser, ClusterSpec
 
 CONFIG_DIR = "/etc/cache-cluster"
 DATA_DIR = "/data"

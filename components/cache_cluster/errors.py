@@ -6,9 +6,10 @@ import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
-from pydantic import BaseModel, ValidationError
+if TYPE_CHECKING:  # pydantic is imported by whoever validates; the CLI's start-up does not need it
+    from pydantic import BaseModel, ValidationError
 
 SECRET_FIELD_WORDS = ("password", "secret", "token")
 # spec.field_error() prefixes a whole-model rule's message with the field it concerns: "[field] message".
@@ -67,6 +68,8 @@ def _is_secret_path(path: str) -> bool:
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
+    from pydantic import BaseModel
+
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for argument in get_args(annotation):

@@ -11,8 +11,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from .environment import PASSWORD_ENV
 from .errors import CacheClusterError, Problem, problems_from_validation
-from .spec import PASSWORD_ENV, ClusterSpec
+from .spec import ClusterSpec
 
 PROJECT = "cache-cluster"
 SPEC_CONFIG_KEY = f"{PROJECT}:cluster"

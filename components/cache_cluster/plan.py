@@ -12,8 +12,9 @@ from typing import Literal
 
 from . import conf
 from .contract import EnvContract, env_contract
+from .environment import PASSWORD_ENV
 from .placement import SlotRange, assign_replicas, even_slot_ranges
-from .spec import BUS_PORT_OFFSET, PASSWORD_ENV, WILDCARD_ADDRESSES, ClusterSpec
+from .spec import BUS_PORT_OFFSET, WILDCARD_ADDRESSES, ClusterSpec
 
 Role = Literal["cluster-node", "fallback-primary", "fallback-replica", "sentinel", "exporter"]
 # Upstream redis images run Redis as uid/gid 999; the offline images built here use the same ids.

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 SLOT_COUNT = 16384
 BUS_PORT_OFFSET = 10000  # Redis derives the cluster bus port as port + 10000 unless told otherwise.
@@ -25,6 +25,19 @@ DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,40}[a-z0-9])?$")
 WILDCARD_ADDRESSES = ("0.0.0.0", "::")
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def _check_dns_label(value: str) -> str:
+    if not DNS_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS label; fix: use lowercase letters, digits and '-', starting with a letter and "
+            "ending with a letter or digit, at most 42 characters (names get suffixes such as -12)"
+        )
+    return value
+
+
+# Every name that becomes a host name, a Compose service, a Kubernetes object or a namespace.
+DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
 
 
 def field_error(field: str, message: str) -> ValueError:
@@ -64,21 +77,12 @@ class Topology(_Strict):
     masters: int = Field(3, ge=3, le=100, description="Shards; Redis Cluster needs at least 3 masters.")
     replicas_per_master: int = Field(1, ge=0, le=5)
     base_port: Port = 7001
-    node_name_prefix: str = "redis-node"
+    node_name_prefix: DnsLabel = "redis-node"
     node_timeout_ms: int = Field(5000, ge=500, le=600_000)
     require_full_coverage: bool = Field(
         False, description="A cache keeps serving the shards that are up; set true to stop all writes instead."
     )
     allow_reads_when_down: bool = False
-
-    @field_validator("node_name_prefix")
-    @classmethod
-    def _dns_name(cls, value: str) -> str:
-        if not DNS_LABEL.match(value):
-            raise ValueError(
-                f"{value!r} is not a DNS label; fix: use lowercase letters, digits and '-', starting with a letter"
-            )
-        return value
 
     @property
     def node_count(self) -> int:
@@ -144,7 +148,6 @@ def _check_password(value: SecretStr) -> SecretStr:
     return value
 
 
-PASSWORD_ENV = "REDIS_PASSWORD"
 
 
 class Auth(_Strict):
@@ -208,7 +211,7 @@ class Sentinels(_Strict):
     count: int = Field(3, ge=1, le=9)
     quorum: int = Field(2, ge=1)
     base_port: Port = 26379
-    name_prefix: str = "redis-sentinel"
+    name_prefix: DnsLabel = "redis-sentinel"
     master_name: str = Field("cache-fallback", pattern=r"^[A-Za-z0-9._-]+$")
     down_after_ms: int = Field(5000, ge=500)
     failover_timeout_ms: int = Field(60000, ge=1000)
@@ -248,8 +251,8 @@ class MemoryTier(_Strict):
 
 class Fallback(_Strict):
     enabled: bool = True
-    primary_name: str = "redis-fallback"
-    replica_name: str = "redis-fallback-replica"
+    primary_name: DnsLabel = "redis-fallback"
+    replica_name: DnsLabel = "redis-fallback-replica"
     primary_port: Port = 6380
     replica_port: Port = 6381
     memory_tier: MemoryTier = MemoryTier()
@@ -271,7 +274,7 @@ class Fallback(_Strict):
 
 class Exporter(_Strict):
     enabled: bool = True
-    name: str = "redis-exporter"
+    name: DnsLabel = "redis-exporter"
     port: Port = 9121
 
 
@@ -303,7 +306,7 @@ class Network(_Strict):
 
 
 class Kubernetes(_Strict):
-    namespace: str = Field("cache", pattern=DNS_LABEL.pattern)
+    namespace: DnsLabel = "cache"
     storage_class: str | None = None
     topology_key: str = "kubernetes.io/hostname"
     pod_disruption_max_unavailable: int = Field(1, ge=1)
@@ -330,8 +333,8 @@ class Tls(_Strict):
 class ClusterSpec(_Strict):
     """The whole deployment. One instance drives Pulumi, Compose, Kubernetes and the post-deploy hook."""
 
-    name: str = Field("cache-cluster", description="Compose project / resource name prefix.")
-    environment: str = Field("dev", pattern=r"^[a-z][a-z0-9-]*$")
+    name: DnsLabel = Field("cache-cluster", description="Compose project / resource name prefix.")
+    environment: DnsLabel = "dev"
     target: Literal["docker", "kubernetes"] = "docker"
     topology: Topology = Topology()
     images: Images = Images()
@@ -344,15 +347,6 @@ class ClusterSpec(_Strict):
     network: Network = Network()
     kubernetes: Kubernetes = Kubernetes()
     tls: Tls = Tls()
-
-    @field_validator("name")
-    @classmethod
-    def _dns_name(cls, value: str) -> str:
-        if not DNS_LABEL.match(value):
-            raise ValueError(
-                f"{value!r} is not a DNS label; fix: use lowercase letters, digits and '-', starting with a letter"
-            )
-        return value
 
     @model_validator(mode="after")
     def _whole_spec_rules(self) -> ClusterSpec:

@@ -30,10 +30,10 @@ import pytest
 from redis import Redis
 from redis.cluster import RedisCluster
 
-from cache_cluster.compose_binary import compose_binary
 from cache_cluster.loader import load_spec_file
 from cache_cluster.plan import DeploymentPlan, plan
 from cache_cluster.spec import service_ports
+from cache_cluster.targets.compose_binary import compose_binary
 from tests.conftest import require
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from cache_cluster.cli import resolve_spec
+from cache_cluster.cli.common import resolve_spec
 from cache_cluster.errors import CacheClusterError
 from cache_cluster.loader import load_spec_file, spec_from_mapping
 from cache_cluster.spec import ClusterSpec
@@ -207,10 +207,17 @@ CASES = [
     Case("tiers-empty", {"fallback": {"tiers": []}}, "fallback.tiers", "start with 'cluster'"),
     # the rest of the model
     Case("tls-enabled", {"tls": {"enabled": True}}, "tls.enabled", "no rendering"),
-    Case("environment-uppercase", {"environment": "Prod"}, "environment", "pattern"),
+    Case("environment-uppercase", {"environment": "Prod"}, "environment", "DNS label"),
     Case("name-uppercase", {"name": "Cache"}, "name", "DNS label"),
     Case("unknown-target", {"target": "nomad"}, "target", "'kubernetes'"),
-    Case("namespace-uppercase", {"kubernetes": {"namespace": "Cache"}}, "kubernetes.namespace", "pattern"),
+    Case("namespace-uppercase", {"kubernetes": {"namespace": "Cache"}}, "kubernetes.namespace", "DNS label"),
+    Case("sentinel-prefix-underscore", {"sentinels": {"name_prefix": "redis_sentinel"}}, "sentinels.name_prefix",
+         "DNS label"),
+    Case("fallback-name-dot", {"fallback": {"primary_name": "redis.fallback"}}, "fallback.primary_name", "DNS label"),
+    Case("fallback-replica-trailing-dash", {"fallback": {"replica_name": "fallback-"}}, "fallback.replica_name",
+         "DNS label"),
+    Case("exporter-name-uppercase", {"exporter": {"name": "Exporter"}}, "exporter.name", "DNS label"),
+    Case("environment-too-long", {"environment": "e" * 43}, "environment", "at most 42 characters"),
 ]
 
 CASE_IDS = [case.id for case in CASES]

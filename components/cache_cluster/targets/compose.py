@@ -19,8 +19,9 @@ from typing import Any
 
 import yaml
 
-from .plan import DeploymentPlan, ServicePlan
-from .spec import PASSWORD_ENV, ClusterSpec
+from ..environment import PASSWORD_ENV
+from ..plan import DeploymentPlan, ServicePlan
+from ..spec import ClusterSpec
 
 REDIS_IMAGE_ENV = "CACHE_CLUSTER_REDIS_IMAGE"
 EXPORTER_IMAGE_ENV = "CACHE_CLUSTER_EXPORTER_IMAGE"

@@ -14,18 +14,17 @@ from tests.unit import pulumi_mocks as pm
 # Pulumi's documented pattern: mocks first, then the module that declares resources.
 pm.install()
 
-from cache_cluster.docker import (  # noqa: E402
-    DeployInputError,
+from cache_cluster.plan import plan  # noqa: E402
+from cache_cluster.spec import ClusterSpec  # noqa: E402
+from cache_cluster.targets.docker import (  # noqa: E402
     DockerCacheCluster,
     DockerCacheClusterArgs,
     container_args,
     env_entries,
     exporter_url,
     hook_command,
-    spec_json,
 )
-from cache_cluster.plan import plan  # noqa: E402
-from cache_cluster.spec import ClusterSpec  # noqa: E402
+from cache_cluster.targets.pulumi_common import DeployInputError, spec_json  # noqa: E402
 
 PASSWORD = "Given-password.0123456789"
 ACL_PASSWORD = "App-user-password.0123456789"

@@ -1,46 +1,20 @@
-"""The `cache-cluster` command. Commands are thin: load the spec, call pure code or the hook, print."""
+"""`cache-cluster check-config | env`: the spec, its plan and the applications' env contract."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from .errors import CacheClusterError
-from .loader import load_spec_file, password_from_env, stack_file
-from .plan import DeploymentPlan, plan
-from .spec import ClusterSpec
+from .common import JsonOption, ProjectDir, SpecFile, StackOption, out, resolve_spec
 
-app = typer.Typer(
-    name="cache-cluster",
-    help="Declare, run and initialize a Redis Cluster with sentinels, an exporter and fallback tiers.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-# Wide enough for the plan table when output goes to a pipe or a CI log; errors are never wrapped.
-out = Console(width=160) if not sys.stdout.isatty() else Console()
-err = Console(stderr=True, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.table import Table
 
-SpecFile = Annotated[
-    Path | None, typer.Argument(help="Cluster file (YAML) or Pulumi stack file (Pulumi.<stack>.yaml).")
-]
-StackOption = Annotated[str | None, typer.Option("--stack", "-s", help="Read Pulumi.<STACK>.yaml instead of FILE.")]
-ProjectDir = Annotated[Path, typer.Option("--project-dir", help="Where the Pulumi.*.yaml files are.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of a table.")]
-
-
-def resolve_spec(file: Path | None, stack: str | None, project_dir: Path) -> ClusterSpec:
-    if file is not None and stack is not None:
-        raise CacheClusterError("give either FILE or --stack, not both")
-    if file is None:
-        file = stack_file(stack or "dev", project_dir)
-    return load_spec_file(file)
+    from ..plan import DeploymentPlan
 
 
 def plan_as_json(deployment: DeploymentPlan) -> dict[str, Any]:
@@ -77,6 +51,8 @@ def plan_as_json(deployment: DeploymentPlan) -> dict[str, Any]:
 
 
 def _plan_table(deployment: DeploymentPlan) -> Table:
+    from rich.table import Table
+
     spec = deployment.spec
     table = Table(title=f"{spec.name} ({spec.environment}, target {spec.target})")
     for column in ("service", "role", "port", "shard / slots", "follows", "image"):
@@ -97,7 +73,6 @@ def _plan_table(deployment: DeploymentPlan) -> Table:
     return table
 
 
-@app.command("check-config")
 def check_config(
     file: SpecFile = None,
     stack: StackOption = None,
@@ -105,15 +80,16 @@ def check_config(
     as_json: JsonOption = False,
 ) -> None:
     """Validate a cluster spec and print the plan: nodes, roles, slots, ports, images."""
+    from ..plan import plan
+
     deployment = plan(resolve_spec(file, stack, project_dir))
     if as_json:
-        out.print_json(json.dumps(plan_as_json(deployment)))
+        out().print_json(json.dumps(plan_as_json(deployment)))
         return
-    out.print(_plan_table(deployment))
-    out.print("[green]valid[/green]: the spec passed every check")
+    out().print(_plan_table(deployment))
+    out().print("[green]valid[/green]: the spec passed every check")
 
 
-@app.command("env")
 def env(
     file: SpecFile = None,
     stack: StackOption = None,
@@ -123,6 +99,9 @@ def env(
     ] = False,
 ) -> None:
     """Print the applications' env contract as .env lines; the password is hidden unless --show-secrets."""
+    from ..loader import password_from_env
+    from ..plan import plan
+
     deployment = plan(resolve_spec(file, stack, project_dir))
     secrets = None
     if show_secrets:
@@ -130,23 +109,3 @@ def env(
         assert password is not None
         secrets = {"password": password}
     sys.stdout.write(deployment.contract.render_dotenv(secrets))
-
-
-def _register_extensions() -> None:
-    from . import cli_hook, cli_render
-
-    cli_hook.register(app)
-    cli_render.register(app)
-
-
-def main() -> None:
-    _register_extensions()
-    try:
-        app()
-    except CacheClusterError as error:
-        err.print(error.render(), markup=False, highlight=False)
-        raise SystemExit(2) from None
-
-
-if __name__ == "__main__":
-    main()

@@ -19,10 +19,10 @@ from tests.unit import pulumi_mocks as pm
 
 pm.install()  # before anything declares resources, as Pulumi's testing guide does
 
-from cache_cluster.compose import render_compose  # noqa: E402
-from cache_cluster.docker import DockerCacheCluster  # noqa: E402
 from cache_cluster.plan import plan  # noqa: E402
 from cache_cluster.spec import ClusterSpec  # noqa: E402
+from cache_cluster.targets.compose import render_compose  # noqa: E402
+from cache_cluster.targets.docker import DockerCacheCluster  # noqa: E402
 
 PASSWORD = "Parity-password.0123456789"
 SPECS = {

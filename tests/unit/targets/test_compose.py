@@ -20,7 +20,10 @@ from typing import Any
 import pytest
 import yaml
 
-from cache_cluster.compose import (
+from cache_cluster.loader import load_spec_file
+from cache_cluster.plan import DeploymentPlan, plan
+from cache_cluster.spec import ClusterSpec
+from cache_cluster.targets.compose import (
     EXPORTER_IMAGE_ENV,
     REDIS_IMAGE_ENV,
     compose_yaml,
@@ -28,13 +31,10 @@ from cache_cluster.compose import (
     escape,
     render_compose,
 )
-from cache_cluster.compose_binary import compose_binary
-from cache_cluster.loader import load_spec_file
-from cache_cluster.plan import DeploymentPlan, plan
-from cache_cluster.spec import ClusterSpec
+from cache_cluster.targets.compose_binary import compose_binary
 from tests.conftest import require
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CHECKED_IN = ROOT / "docker-compose.cache-cluster.yml"
 DEV_STACK = ROOT / "Pulumi.dev.yaml"
 REGENERATE = "make compose  (= cache-cluster render compose Pulumi.dev.yaml --output docker-compose.cache-cluster.yml)"

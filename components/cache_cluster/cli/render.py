@@ -10,16 +10,16 @@ from typing import Annotated
 
 import typer
 
-from .compose import DEFAULT_OUTPUT, compose_yaml
-from .errors import CacheClusterError
-from .plan import plan
+from ..errors import CacheClusterError
+from .common import ProjectDir, SpecFile, StackOption, resolve_spec, spec_source
 
-render_app = typer.Typer(
+app = typer.Typer(
     name="render",
     help="Render generated files from a cluster spec.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 # At most this many diff lines are printed by --check; the rest is summarised.
@@ -31,15 +31,11 @@ def _relative(path: Path, start: Path) -> str:
     return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()
 
 
-@render_app.command("compose")
+@app.command("compose")
 def render_compose_command(
-    file: Annotated[
-        Path | None, typer.Argument(help="Cluster file (YAML) or Pulumi stack file (Pulumi.<stack>.yaml).")
-    ] = None,
-    stack: Annotated[
-        str | None, typer.Option("--stack", "-s", help="Read Pulumi.<STACK>.yaml instead of FILE.")
-    ] = None,
-    project_dir: Annotated[Path, typer.Option("--project-dir", help="Where the Pulumi.*.yaml files are.")] = Path("."),
+    file: SpecFile = None,
+    stack: StackOption = None,
+    project_dir: ProjectDir = Path("."),
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the Compose file here instead of to stdout.")
     ] = None,
@@ -49,13 +45,13 @@ def render_compose_command(
     ] = False,
 ) -> None:
     """Render the Compose v2 file (docker-compose.cache-cluster.yml) for a cluster spec."""
-    from .cli import resolve_spec
-    from .loader import stack_file
+    from ..plan import plan
+    from ..targets.compose import DEFAULT_OUTPUT, compose_yaml
 
     if check and output is None:
         raise CacheClusterError("--check needs --output: the file to compare with")
     deployment = plan(resolve_spec(file, stack, project_dir))
-    source_path = file if file is not None else stack_file(stack or "dev", project_dir)
+    source_path = spec_source(file, stack, project_dir)
     base = output.parent if output is not None else Path(".")
     text = compose_yaml(
         deployment,
@@ -99,8 +95,3 @@ def _check(output: Path, expected: str, source: str) -> None:
     typer.echo(f"{output} is stale: it differs from what {source} renders; fix: run `{regenerate}`", err=True)
     typer.echo(shown, err=True, nl=False)
     raise typer.Exit(1)
-
-
-def register(app: typer.Typer) -> None:
-    """Add the render commands to the CLI."""
-    app.add_typer(render_app, name="render")

@@ -1,6 +1,6 @@
 """DockerCacheCluster: the deployment plan on a Docker engine, with pulumi-docker.
 
-The Compose file and this component are two renderings of the same `ServicePlan`s (tests/unit/test_parity.py
+The Compose file and this component are two renderings of the same `ServicePlan`s (tests/unit/targets/test_parity.py
 holds them to each other); every decision lives in plan.py, this module only spells it in pulumi-docker's
 vocabulary. The pure helpers (`container_args`, `env_entries`, ...) need no Pulumi engine and are tested alone.
 
@@ -15,7 +15,6 @@ exactly one container per service).
 from __future__ import annotations
 
 import functools
-import json
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
@@ -24,23 +23,14 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
-import pulumi_random as random
-from pydantic import ValidationError
 
-from .errors import CacheClusterError, Problem, problems_from_validation
-from .plan import DeploymentPlan, HealthCheck, ServicePlan, plan
-from .spec import PASSWORD_ENV, Auth, ClusterSpec
+from ..environment import PASSWORD_ENV
+from ..plan import DeploymentPlan, HealthCheck, ServicePlan, plan
+from ..spec import ClusterSpec
+from .pulumi_common import DeployInputError, acl_passwords, cluster_password, secret_values, spec_json
 
 TYPE_TOKEN = "cache-cluster:index:DockerCacheCluster"
 HOOK_VIAS = ("direct", "published")
-GENERATED_PASSWORD_LENGTH = 32
-
-
-class DeployInputError(CacheClusterError, pulumi.RunError):
-    """Bad input found while deploying: Pulumi prints a RunError's text and exits, without a traceback."""
-
-    def __str__(self) -> str:
-        return self.render()
 
 
 class _RequiredArgs(TypedDict):
@@ -152,11 +142,6 @@ def exporter_url(deployment: DeploymentPlan) -> str | None:
     return f"http://{deployment.host_address_map()[f'{spec.exporter.name}:{spec.exporter.port}']}"
 
 
-def spec_json(spec: ClusterSpec) -> str:
-    """The spec for the hook, without the password (it goes in the environment, as a secret)."""
-    return json.dumps(spec.model_dump(mode="json", exclude={"auth": {"password"}}), sort_keys=True)
-
-
 def hook_command(via: str, python: str = sys.executable) -> str:
     """`cache-cluster init` reading the spec from stdin.
 
@@ -165,17 +150,6 @@ def hook_command(via: str, python: str = sys.executable) -> str:
     on PATH.
     """
     return f"{shlex.quote(python)} -m cache_cluster.cli init /dev/stdin --via {shlex.quote(via)} --json"
-
-
-def checked_password(value: str, field: str = "password") -> str:
-    """The spec's password rules, for a password that arrives as a Pulumi input rather than in the spec."""
-    try:
-        Auth.model_validate({"password": value})
-    except ValidationError as error:
-        # The rule's own messages, pinned to the input (the value itself is never shown).
-        problems = [Problem(field, problem.message) for problem in problems_from_validation(error)]
-        raise DeployInputError(f"{field} is not acceptable", problems) from None
-    return value
 
 
 # ------------------------------------------------------------------------------------------------ component
@@ -206,9 +180,9 @@ class DockerCacheCluster(pulumi.ComponentResource):
         deployment = plan(spec)
         child = pulumi.ResourceOptions(parent=self)
 
-        self.password = self._password(name, spec, args.get("password"), child)
-        self.acl_passwords = self._acl_passwords(name, spec, args.get("acl_passwords", {}), child)
-        secrets = {"password": self.password} | {f"acl:{user}": value for user, value in self.acl_passwords.items()}
+        self.password = cluster_password(name, spec, args.get("password"), child)
+        self.acl_passwords = acl_passwords(name, spec, args.get("acl_passwords", {}), child)
+        secrets = secret_values(self.password, self.acl_passwords)
 
         # Fixed names: a replacement must delete the old one first, or the engine hands back the same object
         # (volumes) or refuses the name (networks).
@@ -240,46 +214,6 @@ class DockerCacheCluster(pulumi.ComponentResource):
             }
         )
 
-    def _password(
-        self, name: str, spec: ClusterSpec, given: pulumi.Input[str] | None, opts: pulumi.ResourceOptions
-    ) -> pulumi.Output[str]:
-        if given is not None:
-            # Checked where the value is known; a RunError ends `pulumi up` with the message alone.
-            return pulumi.Output.secret(pulumi.Output.from_input(given).apply(checked_password))
-        if spec.auth.password is not None:
-            return pulumi.Output.secret(spec.auth.password.get_secret_value())
-        return self._generated(f"{name}-password", opts)
-
-    def _acl_passwords(
-        self,
-        name: str,
-        spec: ClusterSpec,
-        given: Mapping[str, pulumi.Input[str]],
-        opts: pulumi.ResourceOptions,
-    ) -> dict[str, pulumi.Output[str]]:
-        declared = [user.name for user in spec.auth.acl_users]
-        unknown = sorted(set(given) - set(declared))
-        if unknown:
-            raise DeployInputError(
-                f"acl_passwords names users {unknown} that spec.auth.acl_users does not declare; "
-                f"fix: declare them, or remove their passwords (declared: {declared})"
-            )
-        passwords: dict[str, pulumi.Output[str]] = {}
-        for user in declared:
-            if user in given:
-                field = f"acl_passwords[{user!r}]"
-                checked = pulumi.Output.from_input(given[user]).apply(functools.partial(checked_password, field=field))
-                passwords[user] = pulumi.Output.secret(checked)
-            else:
-                passwords[user] = self._generated(f"{name}-acl-{user}-password", opts)
-        return passwords
-
-    @staticmethod
-    def _generated(resource_name: str, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
-        # Letters and digits only: the spec's password rule allows nothing that needs quoting anywhere.
-        generated = random.RandomPassword(resource_name, length=GENERATED_PASSWORD_LENGTH, special=False, opts=opts)
-        return pulumi.Output.secret(generated.result)
-
     def _containers(
         self,
         name: str,
@@ -292,7 +226,7 @@ class DockerCacheCluster(pulumi.ComponentResource):
         images: dict[str, docker.RemoteImage] = {}
         gated = health_gated(deployment)
         child = pulumi.ResourceOptions(parent=self)
-        secret_values = pulumi.Output.all(**secrets)
+        all_secrets = pulumi.Output.all(**secrets)
         containers: dict[str, docker.Container] = {}
         for service in deployment.services:
             if service.image not in images:
@@ -306,7 +240,7 @@ class DockerCacheCluster(pulumi.ComponentResource):
                 )
             # Secret as a whole: every container's env carries the password.
             envs: pulumi.Output[list[str]] = pulumi.Output.secret(
-                secret_values.apply(functools.partial(env_entries, service))
+                all_secrets.apply(functools.partial(env_entries, service))
             )
             containers[service.name] = docker.Container(
                 f"{name}-{service.name}",

@@ -16,7 +16,7 @@ from cache_cluster.hook.endpoints import Endpoint, HostPort
 from cache_cluster.hook.inspect import NodeState, parse_cluster_nodes, uncovered_slots
 from cache_cluster.placement import SlotRange
 
-HOOK_DIR = Path(__file__).resolve().parents[2] / "components" / "cache_cluster" / "hook"
+HOOK_DIR = Path(__file__).resolve().parents[3] / "components" / "cache_cluster" / "hook"
 
 
 def nid(index: int) -> str:

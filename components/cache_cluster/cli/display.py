@@ -1,0 +1,142 @@
+"""How the CLI draws the hook's data for people: the report as rich tables, the wait as a progress line.
+
+The hook returns data and draws nothing; this is the only place its results meet rich.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from rich.console import Console, Group, RenderableType
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from ..hook.connect import scrub
+from ..hook.inspect import NodeState
+from ..hook.report import Report, node_dict
+from ..hook.wait import Readiness
+
+_STATUS_STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "skip": "dim"}
+_OUTCOME_STYLE = {
+    "healthy": "bold green",
+    "unhealthy": "bold red",
+    "user-error": "bold red",
+    "refused": "bold yellow",
+    "timeout": "bold red",
+}
+
+
+def render(report: Report) -> RenderableType:
+    parts: list[RenderableType] = []
+    missing = [status for status in report.servers if not status.ready]
+    if missing:
+        table = Table(title="servers not ready", title_justify="left")
+        for column in ("server", "dialled", "why"):
+            table.add_column(column)
+        for status in missing:
+            table.add_row(status.endpoint.address, str(status.endpoint.connect), status.reason)
+        parts.append(table)
+    if report.states:
+        parts.append(_nodes_table(report.states))
+    if report.decision is not None:
+        decision = report.decision
+        text = Text.assemble(("decision: ", "bold"), f"{decision.kind} - {decision.summary}")
+        for finding in decision.findings:
+            text.append(f"\n  - {finding.what}")
+            if finding.fix:
+                text.append(f"\n    fix: {finding.fix}", style="cyan")
+        parts.append(text)
+    if report.actions:
+        parts.append(Text("actions:\n" + "\n".join(f"  - {action}" for action in report.actions)))
+    if report.problems:
+        parts.append(Text("problems:\n" + "\n".join(f"  - {problem}" for problem in report.problems), style="red"))
+    if report.checks:
+        table = Table(title="validation", title_justify="left")
+        for column in ("check", "status", "detail"):
+            table.add_column(column)
+        for check in report.checks:
+            table.add_row(check.name, Text(check.status, style=_STATUS_STYLE[check.status]), check.detail)
+        parts.append(table)
+    timing = ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in report.timings.items())
+    parts.append(
+        Text.assemble(
+            (f"{report.outcome} (exit {report.exit_code})", _OUTCOME_STYLE[report.outcome]),
+            f": {report.summary}" if report.summary else "",
+            (f"\n{timing}", "dim") if timing else "",
+        )
+    )
+    return Group(*parts)
+
+
+def _nodes_table(states: Sequence[NodeState]) -> Table:
+    by_id = {state.node_id: state.endpoint.address for state in states}
+    table = Table(title="cluster nodes", title_justify="left")
+    for column in ("node", "id", "role", "follows", "slots", "keys", "state", "epoch", "link"):
+        table.add_column(column)
+    for state in states:
+        node = node_dict(state, by_id)
+        table.add_row(
+            node["address"],
+            state.node_id[:8],
+            node["role"],
+            node["master"] or "",
+            ",".join(node["slots"]),
+            str(node["keys"]),
+            Text(str(node["cluster_state"]), style="green" if node["cluster_state"] == "ok" else "red"),
+            str(node["config_epoch"]),
+            node["master_link_status"] or "",
+        )
+    return table
+
+
+def print_report(report: Report, console: Console, password: str | None = None) -> None:
+    """Rendered to text first so the password scrub covers every character printed."""
+    with console.capture() as captured:
+        console.print(render(report))
+    console.file.write(scrub(captured.get(), password))
+    console.file.flush()
+
+
+class WaitDisplay:
+    """Progress of the wait step on stderr: a live bar on a terminal, a plain line per change otherwise."""
+
+    def __init__(self, console: Console, total: int) -> None:
+        self.console = console
+        self.plain = not console.is_terminal
+        self.last = ""
+        self.last_time = 0.0
+        self.progress = Progress(
+            TextColumn("[bold]waiting for servers"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=console,
+            transient=True,
+        )
+        self.task = self.progress.add_task("", total=total)
+
+    def __enter__(self) -> WaitDisplay:
+        if not self.plain:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if not self.plain:
+            self.progress.stop()
+
+    def __call__(self, statuses: Sequence[Readiness]) -> None:
+        ready = sum(status.ready for status in statuses)
+        waiting = [f"{s.endpoint.address} ({s.reason})" for s in statuses if not s.ready]
+        line = f"{ready}/{len(statuses)} ready" + (f"; waiting for {', '.join(waiting[:4])}" if waiting else "")
+        if len(waiting) > 4:
+            line += f" and {len(waiting) - 4} more"
+        if self.plain:
+            now = time.monotonic()
+            if line != self.last or now - self.last_time > 10:
+                self.console.print(line, markup=False, highlight=False)
+                self.last, self.last_time = line, now
+            return
+        self.progress.update(self.task, completed=ready, description=", ".join(waiting[:3]))

@@ -1,0 +1,229 @@
+"""`cache-cluster init | validate | status`: the post-deploy hook's commands.
+
+Exit codes: 0 healthy, 1 unhealthy / validation failed, 2 user error, 3 refused (unsafe to act),
+4 timeout waiting. The report goes to stdout (a table, or JSON with --json); progress goes to stderr.
+The three commands take the same options, declared once in `HookOptions`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import sys
+import typing
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ..environment import PASSWORD_ENV
+from ..errors import CacheClusterError
+from .common import ProjectDir, SpecFile, StackOption, err, out, resolve_spec
+
+if TYPE_CHECKING:
+    from ..hook.endpoints import Targets
+    from ..hook.report import Report
+
+
+class Via(str, Enum):
+    direct = "direct"
+    published = "published"
+
+
+NodesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--nodes",
+        help="Comma-separated host:port (or host:port/failure-domain) of the cluster nodes, instead of the "
+        "spec's. The fallback tier, sentinels and exporter are checked only when a spec (FILE / --stack) is "
+        "given as well.",
+    ),
+]
+MastersOption = Annotated[int | None, typer.Option("--masters", help="With --nodes: masters (default: the spec's).")]
+ReplicasOption = Annotated[
+    int | None, typer.Option("--replicas", help="With --nodes: replicas per master (default: the spec's).")
+]
+PasswordFile = Annotated[
+    Path | None, typer.Option("--password-file", help=f"Read the password from this file instead of {PASSWORD_ENV}.")
+]
+ViaOption = Annotated[
+    Via,
+    typer.Option(
+        "--via",
+        help="direct: dial the announced name:port (inside the Docker network / Kubernetes); published: dial "
+        "127.0.0.1:port, the Docker-published ports on this host.",
+    ),
+]
+AddressMapOption = Annotated[
+    str | None,
+    typer.Option("--address-map", help="name:port=host:port,... to dial instead of the announced addresses."),
+]
+WaitTimeout = Annotated[float, typer.Option("--timeout", min=0.1, help="Deadline in seconds for the whole run.")]
+StatusTimeout = Annotated[
+    float, typer.Option("--timeout", min=0.1, help="Connection timeout in seconds (status never waits).")
+]
+ReportJson = Annotated[bool, typer.Option("--json", help="Print the report as JSON (docs/hook-report.md).")]
+
+
+@dataclasses.dataclass(frozen=True)
+class HookOptions:
+    """Every option of init / validate / status: where the servers are, how to reach them, how to report."""
+
+    file: SpecFile = None
+    stack: StackOption = None
+    project_dir: ProjectDir = Path(".")
+    nodes: NodesOption = None
+    masters: MastersOption = None
+    replicas: ReplicasOption = None
+    password_file: PasswordFile = None
+    via: ViaOption = Via.direct
+    address_map: AddressMapOption = None
+    timeout: WaitTimeout = 120.0
+    as_json: ReportJson = False
+
+    def targets(self) -> Targets:
+        from ..hook.endpoints import AddressMap, parse_node_list, targets_from_nodes, targets_from_spec
+        from ..spec import ClusterSpec
+
+        explicit = AddressMap.parse(self.address_map) if self.address_map else None
+        if self.nodes is None:
+            if self.masters is not None or self.replicas is not None:
+                raise CacheClusterError(
+                    "--masters / --replicas go with --nodes; fix: change the spec's topology instead"
+                )
+            return targets_from_spec(
+                resolve_spec(self.file, self.stack, self.project_dir), via=self.via.value, address_map=explicit
+            )
+        given_spec = self.file is not None or self.stack is not None
+        spec = resolve_spec(self.file, self.stack, self.project_dir) if given_spec else None
+        topology = (spec or ClusterSpec()).topology
+        mapping = explicit
+        if mapping is None and self.via is Via.published:
+            # Without a spec there are no service names to map: published ports are the ones given.
+            mapping = AddressMap()
+        return targets_from_nodes(
+            parse_node_list(self.nodes),
+            masters=topology.masters if self.masters is None else self.masters,
+            replicas_per_master=topology.replicas_per_master if self.replicas is None else self.replicas,
+            address_map=mapping,
+            spec=spec,
+        )
+
+    def password(self) -> str:
+        from ..loader import password_from_env
+
+        if self.password_file is None:
+            password = password_from_env()
+            assert password is not None
+            return password
+        try:
+            text = self.password_file.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise CacheClusterError(f"cannot read --password-file {self.password_file}: {error.strerror}") from None
+        password = password_from_env({PASSWORD_ENV: text})
+        if password is None:
+            raise CacheClusterError(f"--password-file {self.password_file} is empty; fix: write the password into it")
+        return password
+
+
+def with_hook_options(**overrides: Any) -> Callable[[Callable[[HookOptions], None]], Callable[..., None]]:
+    """Expose `command(options)` to typer as a command taking each HookOptions field as an option.
+
+    typer reads a command's options from its signature, so the wrapper gets one built from the dataclass's
+    fields; `overrides` replaces a field's annotation (and default) for one command, e.g. status's timeout.
+    """
+    hints = typing.get_type_hints(HookOptions, include_extras=True)
+    overridden = {name: typing.get_type_hints(_Overrides, include_extras=True)[name] for name in overrides}
+
+    def decorate(command: Callable[[HookOptions], None]) -> Callable[..., None]:
+        parameters = [
+            inspect.Parameter(
+                field.name,
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                default=overrides.get(field.name, field.default),
+                annotation=overridden.get(field.name, hints[field.name]),
+            )
+            for field in dataclasses.fields(HookOptions)
+        ]
+
+        @functools.wraps(command)
+        def wrapper(**values: Any) -> None:
+            command(HookOptions(**values))
+
+        wrapper.__signature__ = inspect.Signature(parameters, return_annotation=None)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters}
+        del wrapper.__wrapped__  # typer must see the options, not `options`
+        return wrapper
+
+    return decorate
+
+
+class _Overrides:
+    """Per-command replacements of a HookOptions field's annotation (with_hook_options picks them by name)."""
+
+    timeout: StatusTimeout
+
+
+def _emit(report: Report, as_json: bool, password: str) -> None:
+    if as_json:
+        sys.stdout.write(report.to_json(password) + "\n")
+        sys.stdout.flush()
+    else:
+        from .display import print_report
+
+        print_report(report, out(), password)
+    raise typer.Exit(report.exit_code)
+
+
+def _run_waiting(runner: Callable[..., Report], options: HookOptions) -> None:
+    """Run a command that waits for the servers (init, validate) with the progress display, then report."""
+    from .display import WaitDisplay
+
+    targets = options.targets()
+    password = options.password()
+    with WaitDisplay(err(), len(targets.servers)) as display:
+        report = runner(targets, password, timeout=options.timeout, on_progress=display)
+    _emit(report, options.as_json, password)
+
+
+def _log(line: str) -> None:
+    err().print(line, markup=False, highlight=False, style="dim")
+
+
+@with_hook_options()
+def init(options: HookOptions) -> None:
+    """Wait for every server, create or heal the cluster when that is safe, wait until fully ready, validate.
+
+    Exit codes: 0 healthy, 1 unhealthy, 2 user error, 3 refused (unsafe to act), 4 timeout.
+    """
+    from ..hook.run import run_init
+
+    _run_waiting(functools.partial(run_init, log=_log), options)
+
+
+@with_hook_options()
+def validate(options: HookOptions) -> None:
+    """Wait for every server, then check the deployment against the spec (writes only probe keys it deletes).
+
+    Exit codes: 0 healthy, 1 validation failed, 2 user error, 4 timeout.
+    """
+    from ..hook.run import run_validate
+
+    _run_waiting(run_validate, options)
+
+
+@with_hook_options(timeout=5.0)
+def status(options: HookOptions) -> None:
+    """Show the cluster's state and the read-only checks. Changes nothing, writes nothing.
+
+    Exit codes: 0 healthy, 1 unhealthy, 2 user error.
+    """
+    from ..hook.run import run_status
+
+    targets = options.targets()
+    password = options.password()
+    report = run_status(targets, password, timeout=options.timeout)
+    _emit(report, options.as_json, password)

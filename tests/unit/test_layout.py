@@ -1,0 +1,142 @@
+"""The package's import graph: layers import downward only and nothing imports in a circle.
+
+spec/plan/... (the pure core) <- targets (renderings) ; core <- hook ; hook, core <- cli. The CLI's command
+modules never import the CLI's root (the root registers them), and `import cache_cluster.cli` stays light.
+Every import counts, also those inside functions: a lazy import is still a dependency.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE_DIR = Path(__file__).resolve().parents[2] / "components" / "cache_cluster"
+PACKAGE = "cache_cluster"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {module_name(path): path for path in sorted(PACKAGE_DIR.rglob("*.py"))}
+
+
+def _resolve(importer: str, path: Path, node: ast.ImportFrom) -> list[str]:
+    if node.level == 0:
+        base = node.module or ""
+    else:
+        package = importer if path.name == "__init__.py" else importer.rsplit(".", 1)[0]
+        for _ in range(node.level - 1):
+            package = package.rsplit(".", 1)[0]
+        base = f"{package}.{node.module}" if node.module else package
+    names = [f"{base}.{alias.name}" for alias in node.names]
+    # `from . import x` names a submodule when there is one, else an attribute of the package itself.
+    return [name if name in MODULES else base for name in names]
+
+
+def imports_of(name: str) -> set[str]:
+    path = MODULES[name]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            found.update(_resolve(name, path, node))
+    return {target for target in found if target in MODULES and target != name}
+
+
+GRAPH = {name: imports_of(name) for name in MODULES}
+
+
+def layer(name: str) -> str:
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in ("targets", "hook", "cli") else "core"
+
+
+def test_the_graph_is_read() -> None:
+    assert "cache_cluster.plan" in GRAPH["cache_cluster.targets.compose"]
+    assert "cache_cluster.spec" in GRAPH["cache_cluster.plan"]
+    assert "cache_cluster.cli.common" in GRAPH["cache_cluster.cli.hook"]
+    assert "cache_cluster.cli.hook" in GRAPH["cache_cluster.cli"]
+
+
+def test_no_import_cycles() -> None:
+    cycles: list[list[str]] = []
+    state: dict[str, str] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = "open"
+        for target in sorted(GRAPH[name]):
+            if state.get(target) == "open":
+                cycles.append([*trail[trail.index(target):], target])
+            elif target not in state:
+                visit(target, [*trail, target])
+        state[name] = "done"
+
+    for name in sorted(GRAPH):
+        if name not in state:
+            visit(name, [name])
+    assert cycles == []
+
+
+ALLOWED = {
+    "core": {"core"},
+    "targets": {"core", "targets"},
+    "hook": {"core", "hook"},
+    "cli": {"core", "hook", "targets", "cli"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRAPH))
+def test_layers_import_downward_only(name: str) -> None:
+    upward = sorted(target for target in GRAPH[name] if layer(target) not in ALLOWED[layer(name)])
+    assert upward == [], f"{name} ({layer(name)}) imports {upward}"
+
+
+def test_targets_share_only_pulumi_common() -> None:
+    crossing = {
+        name: sorted(t for t in GRAPH[name] if layer(t) == "targets" and t != "cache_cluster.targets.pulumi_common")
+        for name in GRAPH
+        if layer(name) == "targets"
+    }
+    crossing = {name: targets for name, targets in crossing.items() if targets}
+    assert crossing == {}
+
+
+def test_cli_commands_never_import_the_root() -> None:
+    commands = [name for name in GRAPH if name.startswith("cache_cluster.cli.")]
+    assert sorted(commands) == [
+        "cache_cluster.cli.__main__",
+        "cache_cluster.cli.common",
+        "cache_cluster.cli.config",
+        "cache_cluster.cli.display",
+        "cache_cluster.cli.hook",
+        "cache_cluster.cli.render",
+    ]
+    importing_root = [name for name in commands if "cache_cluster.cli" in GRAPH[name] and not name.endswith("__main__")]
+    assert importing_root == []
+
+
+def test_cli_import_leaves_heavy_libraries_for_the_commands() -> None:
+    probe = (
+        "import sys, cache_cluster.cli; "
+        "print(sorted(m for m in ('pydantic', 'redis', 'rich', 'yaml', 'pulumi') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "cache_cluster.cli", "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    for command in ("check-config", "env", "init", "validate", "status", "render"):
+        assert f"  {command} " in done.stdout
