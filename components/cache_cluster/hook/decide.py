@@ -3,8 +3,8 @@
 The hook only ever adds: slots nobody owns and nobody holds keys for, empty nodes as replicas, and the
 forgetting of a dead node ID whose hostname a new node now holds. The one thing it takes away is a stale slot
 claim of a lone leftover: a node that holds no keys and knows no other node, but still claims slots the cluster
-serves (its claims exist only in its own cluster config file). Anything else that is not as the spec describes is refused
-with what was found and what a person should do; nothing here resets or empties a node.
+serves (its claims exist only in its own cluster config file). Anything else that is not as the spec describes
+is refused with what was found and what a person should do; nothing here resets or empties a node.
 
 Create: every node is empty and alone; pick the masters, then plan. Heal: `judge` classifies every node (of the
 cluster's view, and our lone nodes), then `_plan_heal` turns the verdicts into changes.
@@ -12,7 +12,7 @@ cluster's view, and our lone nodes), then `_plan_heal` turns the verdicts into c
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -229,7 +229,7 @@ def _create(states: Sequence[NodeState], *, masters: int) -> Decision:
 
 
 # ------------------------------------------------------------------------------------------------ heal: classify
-Verdict = Literal["member", "forget", "note", "wait", "refuse", "newcomer", "leftover", "claimant"]
+Verdict = Literal["member", "spare", "forget", "note", "wait", "refuse", "newcomer", "leftover", "claimant"]
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,8 @@ class Judgement:
     verdict: Verdict
     finding: Finding | None = None
     forget: Forget | None = None
-    lone: NodeState | None = None  # set for the lone-node verdicts: newcomer, leftover, claimant
+    # The node a plan may change: an empty member master without slots or replicas (spare), or a lone node.
+    node: NodeState | None = None
 
 
 @dataclass(frozen=True)
@@ -291,6 +292,18 @@ def _judge_entry(entry: NodeEntry, view: ClusterView) -> Judgement:
     if ours is not None:
         if entry.suspect:
             return Judgement("wait", Finding(f"{ours.endpoint.address} answers but the cluster marks it failing"))
+        if entry.is_master and not entry.slots and not ours.empty:
+            return Judgement(
+                "refuse",
+                Finding(
+                    f"{ours.endpoint.address} is a master that owns no slots but holds {ours.dbsize} keys: keys in "
+                    "slots other masters serve, or a slot migration in progress",
+                    "finish or undo the migration (redis-cli --cluster fix), or move or drop those keys, then run "
+                    "init again to attach it as a replica (the hook never changes a node that holds such keys)",
+                ),
+            )
+        if entry.is_master and not entry.slots and not _has_replicas(entry, view.entries.values()):
+            return Judgement("spare", node=ours)
         return Judgement("member")
     # One of our nodes announces this entry's hostname under another node ID: the entry's node was replaced.
     holder = view.holders.get(entry.hostname)
@@ -368,11 +381,11 @@ def _judge_lone(state: NodeState, view: ClusterView) -> Judgement:
     """A lone node here is empty (one with keys was refused before). What its slot claims, if any, mean."""
     claims = slots_in(state.myself.slots)
     if not claims:
-        return Judgement("newcomer", lone=state)
+        return Judgement("newcomer", node=state)
     owners = [entry for entry in view.entries.values() if entry.slots and claims & slots_in(entry.slots)]
     if not owners:
         # Claims nobody in the cluster serves: a create interrupted after ADDSLOTSRANGE. It joins as a master.
-        return Judgement("claimant", lone=state)
+        return Judgement("claimant", node=state)
     served = set().union(*(slots_in(entry.slots) for entry in owners)) & claims
     address, shown = state.endpoint.address, ", ".join(map(str, state.myself.slots))
     serving = ", ".join(view.name(entry) for entry in owners)
@@ -388,7 +401,7 @@ def _judge_lone(state: NodeState, view: ClusterView) -> Judgement:
                 "the hook drops that node's own claims (CLUSTER DELSLOTSRANGE on it alone, after checking again "
                 "that it holds no keys and knows no other node), then joins it as an empty node",
             ),
-            lone=state,
+            node=state,
         )
     return Judgement(
         "refuse",
@@ -439,20 +452,16 @@ def _plan_heal(
     forget = tuple(item.forget for item in judged if item.forget is not None)
     notes = [item.finding for item in judged if item.verdict in ("note", "leftover") and item.finding]
 
-    def lone_with(*verdicts: Verdict) -> list[NodeState]:
-        return [item.lone for item in judged if item.verdict in verdicts and item.lone is not None]
+    def nodes(*verdicts: Verdict) -> list[NodeState]:
+        return [item.node for item in judged if item.verdict in verdicts and item.node is not None]
 
     live = [entry for entry in view.entries.values() if not entry.failed]
     cluster_masters = [entry for entry in live if entry.is_master and entry.slots]
     # Lone nodes that claim slots left over from an interrupted create join as masters with their slots.
-    lone_masters = lone_with("claimant")
-    release = {state.endpoint.address: state.myself.slots for state in lone_with("leftover")}
-    candidates = lone_with("newcomer", "leftover")
-    candidates += [
-        ours[entry.node_id]
-        for entry in live
-        if entry.is_master and not entry.slots and ours[entry.node_id].empty and not _has_replicas(entry, live)
-    ]
+    lone_masters = nodes("claimant")
+    release = {state.endpoint.address: state.myself.slots for state in nodes("leftover")}
+    # Lone nodes first (in node-list order), then spare members: the order the plan promotes and attaches them.
+    candidates = nodes("newcomer", "leftover") + nodes("spare")
     if len(cluster_masters) + len(lone_masters) > masters:
         return _refuse(
             "the cluster has more masters than the spec",
@@ -521,7 +530,7 @@ def _plan_heal(
         findings=tuple(notes),
         add_slots=add_slots,
         release=release,
-        meet=tuple(state.endpoint.address for state in lone_with("newcomer", "leftover", "claimant")),
+        meet=tuple(state.endpoint.address for state in nodes("newcomer", "leftover", "claimant")),
         replicate={replica: master_ids[master] for replica, master in assignment.master_of.items()},
         forget=forget,
         colocated=assignment.colocated,
@@ -546,5 +555,5 @@ def _heal_parts(decision: Decision) -> list[str]:
     return parts
 
 
-def _has_replicas(master: NodeEntry, live: Sequence[NodeEntry]) -> bool:
-    return any(entry.master_id == master.node_id for entry in live)
+def _has_replicas(master: NodeEntry, entries: Iterable[NodeEntry]) -> bool:
+    return any(entry.master_id == master.node_id and not entry.failed for entry in entries)
