@@ -77,7 +77,7 @@ def test_nodes_that_know_each_other_through_a_third_are_one_cluster() -> None:
     # 1 knows 2, 3 knows 2: one cluster even though 1 and 3 have not met yet (still forming).
     states = [
         state(1, [line(1, slots=SLOTS[0]), line(2, slots=SLOTS[1])]),
-        state(2, [line(2, slots=SLOTS[1])] + [line(1, slots=SLOTS[0]), line(3, slots=SLOTS[2])]),
+        state(2, [line(2, slots=SLOTS[1]), line(1, slots=SLOTS[0]), line(3, slots=SLOTS[2])]),
         state(3, [line(3, slots=SLOTS[2]), line(2, slots=SLOTS[1])]),
     ]
     assert decide(states, masters=3, replicas_per_master=0).kind != "refuse"
@@ -232,7 +232,7 @@ def replaced_replica_lines() -> list[str]:
 
 
 def test_heal_replaced_replica_forgets_meets_and_attaches() -> None:
-    states = formed(lines=replaced_replica_lines())[:5] + [lone(6)]
+    states = [*formed(lines=replaced_replica_lines())[:5], lone(6)]
     assert decide(states, **THREE_BY_ONE) == Decision(
         kind="heal",
         summary="heal: forget 1 replaced node ID(s), meet 1 new node(s), attach 1 replica(s)",
@@ -244,7 +244,7 @@ def test_heal_replaced_replica_forgets_meets_and_attaches() -> None:
 
 def test_heal_a_lone_empty_leftover_that_claims_served_slots_by_dropping_its_claims() -> None:
     """Issue 13: the replaced node 6 is empty and alone but still claims 0-2, which node 1 serves."""
-    states = formed(lines=replaced_replica_lines())[:5] + [lone(6, slots="0-2")]
+    states = [*formed(lines=replaced_replica_lines())[:5], lone(6, slots="0-2")]
     assert decide(states, **THREE_BY_ONE) == Decision(
         kind="heal",
         summary="heal: forget 1 replaced node ID(s), drop the stale slot claims of 1 lone empty node(s), meet 1 new "
