@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[3] / "components" / "cache_cluster"
+import cache_cluster
+
+PACKAGE = Path(cache_cluster.__file__).resolve().parent
 # Whole words only: CONFIG RESETSTAT or a "flushall_count" variable are not the commands.
 FORBIDDEN_WORDS = re.compile(r"(?<![a-z_])(cluster reset|flushall|flushdb|nodes\.conf)(?![a-z_])")
 FORBIDDEN_NAMES = frozenset({"flushall", "flushdb", "cluster_reset"})
