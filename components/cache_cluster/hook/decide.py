@@ -13,7 +13,7 @@ cluster's view, and our lone nodes), then `_plan_heal` turns the verdicts into c
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 from ..placement import SlotRange, assign_replicas, even_slot_ranges
@@ -168,9 +168,8 @@ def _overlapping_claims(lone: Sequence[NodeState]) -> list[Finding]:
 
 def _split(slots: set[int], parts: int) -> list[tuple[SlotRange, ...]]:
     """`slots` in `parts` runs of nearly equal size, each as contiguous ranges."""
-    ordered = sorted(slots)
-    cuts = [index * len(ordered) // parts for index in range(parts + 1)]
-    return [ranges_of(ordered[cuts[index] : cuts[index + 1]]) for index in range(parts)]
+    ordered, count = sorted(slots), len(slots)
+    return [ranges_of(ordered[index * count // parts : (index + 1) * count // parts]) for index in range(parts)]
 
 
 def _domains(states: Sequence[NodeState]) -> dict[str, str | None]:
@@ -450,7 +449,8 @@ def _plan_heal(
     note (failing masters that own slots were a wait or a refusal), and every live one is ours."""
     ours = view.ours
     forget = tuple(item.forget for item in judged if item.forget is not None)
-    notes = [item.finding for item in judged if item.verdict in ("note", "leftover") and item.finding]
+    # Refusals and waits ended the run before: the findings left are notes (a node down, a leftover released).
+    notes = tuple(item.finding for item in judged if item.finding is not None)
 
     def nodes(*verdicts: Verdict) -> list[NodeState]:
         return [item.node for item in judged if item.verdict in verdicts and item.node is not None]
@@ -499,9 +499,8 @@ def _plan_heal(
                 master_names.append(state.endpoint.address)
                 master_ids[state.endpoint.address] = state.node_id
         elif master_names:
-            load = dict.fromkeys(master_names, 0)
-            for entry in cluster_masters:
-                load[ours[entry.node_id].endpoint.address] = entry.slot_count
+            load = {ours[entry.node_id].endpoint.address: entry.slot_count for entry in cluster_masters}
+            load.update({claimant.endpoint.address: claimant.myself.slot_count for claimant in lone_masters})
             receiver = min(master_names, key=lambda name: load[name])
             add_slots[receiver] = ranges_of(missing)
     if len(master_names) != masters:
@@ -524,35 +523,32 @@ def _plan_heal(
     assignment = assign_replicas(
         lacking or master_names, [state.endpoint.address for state in candidates], _domains(states)
     )
-    decision = Decision(
+    meet = tuple(state.endpoint.address for state in nodes("newcomer", "leftover", "claimant"))
+    replicate = {replica: master_ids[master] for replica, master in assignment.master_of.items()}
+    parts = []
+    if forget:
+        parts.append(f"forget {len(forget)} replaced node ID(s)")
+    if release:
+        parts.append(f"drop the stale slot claims of {len(release)} lone empty node(s)")
+    if meet:
+        parts.append(f"meet {len(meet)} new node(s)")
+    if replicate:
+        parts.append(f"attach {len(replicate)} replica(s)")
+    if add_slots:
+        parts.append(f"assign {sum(r.size for ranges in add_slots.values() for r in ranges)} unowned slots")
+    if not parts:
+        return Decision(kind="nothing", summary="the cluster is formed; nothing to do", findings=notes)
+    return Decision(
         kind="heal",
-        summary="",
-        findings=tuple(notes),
+        summary="heal: " + ", ".join(parts),
+        findings=notes,
         add_slots=add_slots,
         release=release,
-        meet=tuple(state.endpoint.address for state in nodes("newcomer", "leftover", "claimant")),
-        replicate={replica: master_ids[master] for replica, master in assignment.master_of.items()},
+        meet=meet,
+        replicate=replicate,
         forget=forget,
         colocated=assignment.colocated,
     )
-    if not decision.changes:
-        return Decision(kind="nothing", summary="the cluster is formed; nothing to do", findings=tuple(notes))
-    return replace(decision, summary="heal: " + ", ".join(_heal_parts(decision)))
-
-
-def _heal_parts(decision: Decision) -> list[str]:
-    parts = []
-    if decision.forget:
-        parts.append(f"forget {len(decision.forget)} replaced node ID(s)")
-    if decision.release:
-        parts.append(f"drop the stale slot claims of {len(decision.release)} lone empty node(s)")
-    if decision.meet:
-        parts.append(f"meet {len(decision.meet)} new node(s)")
-    if decision.replicate:
-        parts.append(f"attach {len(decision.replicate)} replica(s)")
-    if decision.add_slots:
-        parts.append(f"assign {sum(r.size for ranges in decision.add_slots.values() for r in ranges)} unowned slots")
-    return parts
 
 
 def _has_replicas(master: NodeEntry, entries: Iterable[NodeEntry]) -> bool:

@@ -7,6 +7,8 @@ wrong fix.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from cache_cluster.hook.decide import Decision, Finding, Forget, decide
 from cache_cluster.placement import SlotRange
 
@@ -562,3 +564,122 @@ def test_refusals_come_before_waits() -> None:
 def test_a_decision_with_only_a_release_is_a_change() -> None:
     assert Decision(kind="heal", summary="", release={address(6): (SlotRange(0, 2),)}).changes
     assert not Decision(kind="nothing", summary="").changes
+
+
+# ------------------------------------------------------------------------------------------------ judge, in detail
+def test_judge_gives_every_node_one_verdict() -> None:
+    from cache_cluster.hook.decide import cluster_view, judge
+
+    lines = [
+        *formed_lines(5, 3),
+        line(16, flags="slave,fail,noaddr", master=3, hostname="redis-node-6", address=":0@0"),
+        line(17, flags="slave,fail", master=1, hostname="redis-node-17"),
+        line(8),
+    ]
+    lines[2] = line(3, slots="10922-16000", epoch=3)  # 16001-16383: nobody's
+    members = [*views(range(1, 6), lines), state(8, lines, cluster_state="ok")]
+    lone_nodes = [lone(6), lone(7, slots="0-2"), lone(9, slots="16100-16200"), lone(10, slots="16000-16001")]
+    judged = judge(cluster_view(members + lone_nodes, members), members, lone_nodes)
+    assert [(item.verdict, item.node.endpoint.address if item.node else None) for item in judged] == [
+        ("member", None), ("member", None), ("member", None), ("member", None), ("member", None),
+        ("forget", None), ("note", None), ("spare", address(8)),
+        ("newcomer", address(6)), ("leftover", address(7)), ("claimant", address(9)), ("refuse", None),
+    ]
+    assert judged[5].forget == Forget(nid(16), "redis-node-6", address(6))
+
+
+def test_finding_reads_as_one_line() -> None:
+    assert str(Finding("node 6 is down", "bring it back")) == "node 6 is down; fix: bring it back"
+    assert str(Finding("waiting for node 6")) == "waiting for node 6"
+
+
+def test_create_epochs_only_where_neither_the_node_nor_its_cluster_view_has_one() -> None:
+    bumped = state(2, [line(2)], current_epoch=5)  # own config epoch 0, but it has seen epoch 5
+    unknown = replace(lone(3), cluster_info={"cluster_state": "fail"})  # no current epoch reported: 0
+    decision = decide([lone(1), bumped, unknown], masters=3, replicas_per_master=0)
+    assert decision.epochs == {address(1): 1, address(3): 3}
+
+
+def test_refuse_a_lost_master_names_every_range_it_owned() -> None:
+    lines = formed_lines(3, 3)
+    lines[2] = line(3, flags="master,fail", slots="10922-15000 15002-16383", link="disconnected")
+    what = decide(views([1, 2], lines), masters=3, replicas_per_master=0).findings[0].what
+    assert "owns slots 10922-15000, 15002-16383 with no replica" in what
+
+
+def test_wait_while_a_replaced_master_marked_failing_is_taken_over() -> None:
+    # noaddr and fail: Redis does fail this master over, so the hook waits instead of asking for FAILOVER FORCE.
+    lines = formed_lines()
+    lines[0] = line(11, flags="master,fail,noaddr", slots=SLOTS[0], hostname="redis-node-1", address=":0@0")
+    lines[3] = line(4, flags="slave", master=11)
+    states = [*views(range(2, 7), lines), lone(1)]
+    assert decide(states, **THREE_BY_ONE) == wait(
+        f"master {nid(11)} (redis-node-1) is failing; its replica redis-node-4:7004 is expected to take over"
+    )
+
+
+def test_refuse_a_leftover_with_several_claims_gives_every_bound() -> None:
+    lines = formed_lines()
+    lines[2] = line(3, slots="10922-16000", epoch=3)
+    states = [*formed(lines=lines)[:5], lone(6, slots="0-2 16100-16110")]
+    finding = decide(states, **THREE_BY_ONE).findings[0]
+    assert finding.what.startswith("redis-node-6:7006 is a lone leftover: no keys, in no cluster, but it claims "
+                                   "slots 0-2, 16100-16110: 3 of them served by redis-node-1:7001, 11 served by")
+    assert finding.fix.startswith("drop its claims with CLUSTER DELSLOTSRANGE 0 2 16100 16110 on redis-node-6:7006")
+
+
+def test_leftover_message_names_the_serving_master_by_our_address_not_its_announced_name() -> None:
+    lines = formed_lines()
+    lines[0] = line(1, slots=SLOTS[0], epoch=1, hostname="cache-a")
+    states = [*formed(lines=lines)[:5], lone(6, slots="0-2")]
+    assert decide(states, **THREE_BY_ONE).findings[0].what.endswith("which redis-node-1:7001 serve(s)")
+
+
+def test_unowned_slots_go_to_the_master_with_fewest_slots_counting_a_joining_claimant() -> None:
+    # Node 3 joins with 10001-16000 (5999 slots); 16001-16383 go to node 2 (5000), not to node 3.
+    lines = [line(1, slots="0-5000"), line(2, slots="5001-10000"), line(4, flags="slave", master=1),
+             line(5, flags="slave", master=2)]
+    states = [*views([1, 2], lines), lone(3, slots="10001-16000"), *views([4, 5], lines, link_status="up")]
+    decision = decide(states, masters=3, replicas_per_master=0)
+    assert decision.add_slots == {address(2): (SlotRange(16001, 16383),)}
+
+
+def test_unowned_slots_go_to_a_master_while_a_newcomer_joins_as_a_replica() -> None:
+    lines = formed_lines()
+    lines[2] = line(3, slots="10922-16000", epoch=3)
+    decision = decide([*formed(lines=lines), lone(7)], **THREE_BY_ONE)
+    assert decision.add_slots == {address(3): (SlotRange(16001, 16383),)}
+    assert decision.replicate == {address(7): nid(1)}
+
+
+def test_a_newcomer_goes_to_the_shard_short_of_replicas() -> None:
+    lines = [*formed_lines(3, 3), *(line(i, flags="slave", master=m) for i, m in ((4, 1), (5, 2), (6, 3), (7, 1),
+                                                                                  (8, 2)))]
+    decision = decide([*views(range(1, 9), lines), lone(9)], masters=3, replicas_per_master=2)
+    assert decision.replicate == {address(9): nid(3)}
+
+
+def test_heal_places_a_newcomer_away_from_its_masters_host_or_says_it_could_not() -> None:
+    hosts = {1: "a", 2: "b", 3: "c", 4: "b", 5: "c", 6: "a"}
+    states = [state(i, formed_lines(), cluster_state="ok", domain=hosts[i]) for i in range(1, 7)]
+    decision = decide([*states, lone(7, domain="a")], **THREE_BY_ONE)
+    assert decision.replicate == {address(7): nid(2)} and decision.colocated == ()
+    one_host = [state(i, formed_lines(), cluster_state="ok", domain="a") for i in range(1, 7)]
+    decision = decide([*one_host, lone(7, domain="a")], **THREE_BY_ONE)
+    assert decision.replicate == {address(7): nid(1)} and decision.colocated == (address(7),)
+
+
+def test_plan_reads_a_master_with_slots_before_an_empty_master() -> None:
+    # Spare node 6 comes first and has not heard of node 5; the plan follows master 1, which has.
+    lines = [*formed_lines(5, 3), line(6)]
+    states = [state(6, [text for text in lines if not text.startswith(nid(5))], cluster_state="ok"),
+              *views(range(1, 6), lines)]
+    assert decide(states, **THREE_BY_ONE) == Decision(
+        kind="heal", summary="heal: attach 1 replica(s)", replicate={address(6): nid(3)}
+    )
+
+
+def test_a_node_still_in_handshake_is_not_judged() -> None:
+    handshake = f"{nid(77)} 127.0.0.1:7007@17007 handshake - 0 0 0 connected"
+    decision = decide([*formed(lines=[*formed_lines(), handshake]), lone(7)], **THREE_BY_ONE)
+    assert decision.kind == "heal" and decision.replicate == {address(7): nid(1)}

@@ -16,16 +16,18 @@ And placement never puts a replica beside its master when a master on another ho
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from cache_cluster.hook.decide import Decision, decide
 from cache_cluster.hook.inspect import NodeState, ranges_of, slots_in, uncovered_slots
-from cache_cluster.placement import assign_replicas
+from cache_cluster.placement import assign_replicas, even_slot_ranges
 
 from .states import line, state
 
@@ -245,3 +247,35 @@ def test_the_generator_reaches_every_kind_of_decision() -> None:
 
     record()
     assert seen == {"create", "heal", "nothing", "refuse", "wait"}, seen
+
+
+@given(placements().filter(lambda placement: len(placement[1]) <= 5 and len(placement[0]) <= 3))
+def test_placement_is_balanced_and_apart_whenever_some_placement_is(
+    placement: tuple[list[str], list[str], dict[str, str | None]],
+) -> None:
+    """Against every possible placement (small sizes): when one is balanced (loads differ by at most one) and
+    keeps every replica off its master's host, assign_replicas finds such a one."""
+    masters, replicas, domains = placement
+
+    def apart(replica: str, master: str) -> bool:
+        return domains[replica] is None or domains[replica] != domains[master]
+
+    def balanced(chosen: Sequence[str]) -> bool:
+        load = [list(chosen).count(master) for master in masters]
+        return max(load) - min(load) <= 1
+
+    possible = any(
+        balanced(chosen) and all(apart(r, m) for r, m in zip(replicas, chosen, strict=True))
+        for chosen in itertools.product(masters, repeat=len(replicas))
+    )
+    assignment = assign_replicas(masters, replicas, domains)
+    chosen = [assignment.master_of[replica] for replica in replicas]
+    if possible:
+        assert balanced(chosen) and all(apart(r, m) for r, m in zip(replicas, chosen, strict=True)), chosen
+
+
+def test_placement_refuses_an_empty_topology_with_a_reason() -> None:
+    with pytest.raises(ValueError, match=r"^replicas need at least one master$"):
+        assign_replicas([], ["r0"])
+    with pytest.raises(ValueError, match=r"^at least one master is needed to hold slots$"):
+        even_slot_ranges(0)
