@@ -16,7 +16,7 @@ import yaml
 from cache_cluster.hook import Report, run_init, run_status, run_validate
 from cache_cluster.hook.endpoints import AddressMap, HostPort, targets_from_nodes
 
-from .conftest import Clusters
+from .conftest import Clusters, wait_until
 from .harness import Deployment
 
 pytestmark = pytest.mark.integration
@@ -45,13 +45,6 @@ def assert_healthy(report: Report) -> None:
     assert report.outcome == "healthy", (report.summary, report.problems, failed)
     assert not failed, failed
 
-
-def wait_until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def write_spec(deployment: Deployment, path: Path) -> Path:

@@ -18,18 +18,11 @@ from cache_cluster.hook.endpoints import AddressMap, HostPort, targets_from_node
 from cache_cluster.hook.inspect import inspect_node
 from cache_cluster.placement import SlotRange
 
-from .conftest import Clusters
+from .conftest import Clusters, wait_until
 from .harness import Deployment
 
 pytestmark = pytest.mark.integration
 
-
-def wait_until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def nodes_text(deployment: Deployment, name: str) -> list[list[str]]:
@@ -64,7 +57,7 @@ def assert_refused_and_unchanged(
 
 
 def keys_in_slots(slots: range, count: int) -> list[str]:
-    found = []
+    found: list[str] = []
     index = 0
     while len(found) < count:
         key = f"precious:{index}"
@@ -74,8 +67,8 @@ def keys_in_slots(slots: range, count: int) -> list[str]:
     return found
 
 
-def formed(clusters: Clusters, **kwargs: int) -> Deployment:
-    deployment = clusters.make(fallback=False, **kwargs)
+def formed(clusters: Clusters, masters: int = 3, replicas: int = 1) -> Deployment:
+    deployment = clusters.make(masters, replicas, fallback=False)
     report = run_init(deployment.targets(), clusters.password, timeout=60)
     assert report.outcome == "healthy", (report.summary, report.problems)
     return deployment

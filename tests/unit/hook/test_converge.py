@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from cache_cluster.hook.converge import readiness_problems
+from cache_cluster.hook.inspect import NodeState
 
 from .states import formed_lines, line, nid, state
 
 IDS = {nid(i) for i in range(1, 7)}
 
 
-def ready(lines: list[str]) -> list:  # type: ignore[type-arg]
+def ready(lines: list[str]) -> list[NodeState]:
     return [state(i + 1, lines, cluster_state="ok", link_status="up" if i >= 3 else None) for i in range(6)]
 
 

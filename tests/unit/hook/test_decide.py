@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from cache_cluster.hook.decide import Decision, Finding, Forget, decide
+from cache_cluster.hook.inspect import NodeState
 from cache_cluster.placement import SlotRange
 
 from .states import SLOTS, address, formed, formed_lines, line, lone, nid, same_id_as, state, views
@@ -401,6 +402,15 @@ def test_refuse_unowned_slots_when_a_node_holds_keys_in_them() -> None:
     )
 
 
+def master_1_replaced(flags: str, *, address: str | None = None, link: str = "connected") -> list[NodeState]:
+    """Master 1's container replaced by an empty one (lone) while its old ID (11), owning SLOTS[0], carries
+    `flags` in the cluster's view and node 4 still replicates it."""
+    lines = formed_lines()
+    lines[0] = line(11, flags=flags, slots=SLOTS[0], hostname="redis-node-1", address=address, link=link)
+    lines[3] = line(4, flags="slave", master=11)
+    return [*views(range(2, 7), lines), lone(1)]
+
+
 # ------------------------------------------------------------------------------------------------ heal: refuse
 def test_refuse_more_masters_than_the_spec() -> None:
     slots = ["0-4095", "4096-8191", "8192-12287", "12288-16383"]
@@ -489,11 +499,7 @@ def test_refuse_a_master_down_with_no_replica_to_take_over() -> None:
 
 
 def test_refuse_replaced_master_flagged_noaddr_with_the_manual_step() -> None:
-    lines = formed_lines()
-    lines[0] = line(11, flags="master,noaddr", slots=SLOTS[0], hostname="redis-node-1", address=":0@0")
-    lines[3] = line(4, flags="slave", master=11)
-    states = [*views(range(2, 7), lines), lone(1)]
-    assert decide(states, **THREE_BY_ONE) == Decision(
+    assert decide(master_1_replaced("master,noaddr", address=":0@0"), **THREE_BY_ONE) == Decision(
         kind="refuse",
         summary="the cluster is not one the hook can safely change",
         findings=(
@@ -530,11 +536,7 @@ def test_wait_while_the_cluster_marks_one_of_our_nodes_failing() -> None:
 
 
 def test_wait_while_a_failing_master_is_being_replaced_by_its_replica() -> None:
-    lines = formed_lines()
-    lines[0] = line(11, flags="master,fail?", slots=SLOTS[0], hostname="redis-node-1", link="disconnected")
-    lines[3] = line(4, flags="slave", master=11)
-    states = [*views(range(2, 7), lines), lone(1)]
-    assert decide(states, **THREE_BY_ONE) == wait(
+    assert decide(master_1_replaced("master,fail?", link="disconnected"), **THREE_BY_ONE) == wait(
         f"master {nid(11)} (redis-node-1:7011) is failing; its replica redis-node-4:7004 is expected to take over"
     )
 
@@ -609,11 +611,7 @@ def test_refuse_a_lost_master_names_every_range_it_owned() -> None:
 
 def test_wait_while_a_replaced_master_marked_failing_is_taken_over() -> None:
     # noaddr and fail: Redis does fail this master over, so the hook waits instead of asking for FAILOVER FORCE.
-    lines = formed_lines()
-    lines[0] = line(11, flags="master,fail,noaddr", slots=SLOTS[0], hostname="redis-node-1", address=":0@0")
-    lines[3] = line(4, flags="slave", master=11)
-    states = [*views(range(2, 7), lines), lone(1)]
-    assert decide(states, **THREE_BY_ONE) == wait(
+    assert decide(master_1_replaced("master,fail,noaddr", address=":0@0"), **THREE_BY_ONE) == wait(
         f"master {nid(11)} (redis-node-1) is failing; its replica redis-node-4:7004 is expected to take over"
     )
 
