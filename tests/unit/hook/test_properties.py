@@ -201,9 +201,11 @@ def test_decide_is_safe_on_any_cluster_state(world: World) -> None:
 
 # ------------------------------------------------------------------------------------------------ placement
 @st.composite
-def placements(draw: st.DrawFn) -> tuple[list[str], list[str], dict[str, str | None]]:
-    masters = [f"m{index}" for index in range(draw(st.integers(1, 6)))]
-    replicas = [f"r{index}" for index in range(draw(st.integers(0, 12)))]
+def placements(
+    draw: st.DrawFn, most_masters: int = 6, most_replicas: int = 12
+) -> tuple[list[str], list[str], dict[str, str | None]]:
+    masters = [f"m{index}" for index in range(draw(st.integers(1, most_masters)))]
+    replicas = [f"r{index}" for index in range(draw(st.integers(0, most_replicas)))]
     hosts = draw(st.sampled_from([("a",), ("a", "b"), ("a", "b", "c"), (None, "a", "b")]))
     domains = {name: draw(st.sampled_from(hosts)) for name in masters + replicas}
     return masters, replicas, domains
@@ -249,7 +251,7 @@ def test_the_generator_reaches_every_kind_of_decision() -> None:
     assert seen == {"create", "heal", "nothing", "refuse", "wait"}, seen
 
 
-@given(placements().filter(lambda placement: len(placement[1]) <= 5 and len(placement[0]) <= 3))
+@given(placements(most_masters=3, most_replicas=5))
 def test_placement_is_balanced_and_apart_whenever_some_placement_is(
     placement: tuple[list[str], list[str], dict[str, str | None]],
 ) -> None:
