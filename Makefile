@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SPEC ?= Pulumi.dev.yaml
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: up down destroy status test lint typecheck unit integration e2e venv system images compose monitoring policy bench clean
+.PHONY: up down destroy status test lint typecheck unit integration e2e venv system images compose monitoring policy bench mutation clean
 
 up: venv system images ## Start the local cluster on Docker (Compose v2), initialize and validate it
 	scripts/up.sh "$(SPEC)"
@@ -57,6 +57,9 @@ bench: venv system images
 	$(PY) -m bench.cli_start
 	$(PY) -m bench.formation
 	$(PY) -m bench.up
+
+mutation: venv ## Mutation testing (mutmut) of hook/decide.py, placement.py and spec.py: a score per module (not in `make test`)
+	$(PY) scripts/mutation.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
