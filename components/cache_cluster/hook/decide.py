@@ -179,6 +179,16 @@ def _domains(states: Sequence[NodeState]) -> dict[str, str | None]:
 def _create(states: Sequence[NodeState], *, masters: int) -> Decision:
     """Every node empty and alone. Masters are the first `masters` nodes, or the ones that already claim slots
     (a create that was interrupted after ADDSLOTSRANGE resumes instead of failing)."""
+    if len(states) < masters:
+        return _refuse(
+            f"{len(states)} nodes cannot form {masters} masters",
+            [
+                Finding(
+                    f"the node list has {len(states)} nodes; a cluster of {masters} masters needs at least {masters}",
+                    "list every node of the topology (masters x (1 + replicas)), or lower the number of masters",
+                )
+            ],
+        )
     claimants = [state for state in states if state.myself.slots]
     if len(claimants) > masters:
         return _refuse(

@@ -104,6 +104,20 @@ def test_refuse_lone_nodes_claiming_the_same_slots() -> None:
 
 
 # ------------------------------------------------------------------------------------------------ create
+def test_refuse_create_with_fewer_nodes_than_masters() -> None:
+    # Found by the property test: two lone nodes for three masters crashed the slot split instead of refusing.
+    assert decide([lone(1), lone(2)], **THREE_BY_ONE) == Decision(
+        kind="refuse",
+        summary="2 nodes cannot form 3 masters",
+        findings=(
+            Finding(
+                "the node list has 2 nodes; a cluster of 3 masters needs at least 3",
+                "list every node of the topology (masters x (1 + replicas)), or lower the number of masters",
+            ),
+        ),
+    )
+
+
 def test_create_when_all_lone_and_empty() -> None:
     assert decide([lone(i) for i in range(1, 7)], **THREE_BY_ONE) == Decision(
         kind="create",
