@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from ..errors import CacheClusterError
-from . import config, hook, render
+from . import config, drill, hook, render
 
 app = typer.Typer(
     name="cache-cluster",
@@ -24,6 +24,7 @@ app.command("env")(config.env)
 app.command("init")(hook.init)
 app.command("validate")(hook.validate)
 app.command("status")(hook.status)
+app.command("drill")(drill.drill)
 app.add_typer(render.app, name="render")
 
 

@@ -1,0 +1,111 @@
+"""How a drill hurts a node: the Faults protocol, and its Docker implementation (the docker CLI).
+
+The drills name nodes by their service name (`redis-node-1`, `redis-fallback`); an implementation maps that to
+whatever runs the node. The Docker one finds a Compose service's container by the labels Compose sets, so it
+only ever touches containers of the drill's own project.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from typing import Protocol
+
+from ..errors import CacheClusterError
+
+DOCKER_TIMEOUT = 60.0
+STOP_GRACE_SECONDS = 10
+
+
+class Faults(Protocol):
+    """What a drill can do to a node. `partition` cuts it from every other node (and from the host)."""
+
+    def kill(self, name: str) -> None: ...
+    def stop(self, name: str) -> None: ...
+    def start(self, name: str) -> None: ...
+    def restart(self, name: str) -> None: ...
+    def partition(self, name: str) -> None: ...
+    def heal(self, name: str) -> None: ...
+
+    def isolated_write(self, name: str, port: int, key: str) -> str | None:
+        """SET key + WAIT 1 from a client on the isolated node's side; the replies, or None when unsupported."""
+        ...
+
+
+class DockerFaults:
+    """Faults on a Compose project's containers through the docker CLI (kill, stop, start, network disconnect)."""
+
+    def __init__(self, project: str, network: str, password: str) -> None:
+        self.project = project
+        self.network = network
+        self._password = password
+        self._aliases: dict[str, list[str]] = {}
+
+    def _docker(self, *args: str, env: dict[str, str] | None = None) -> str:
+        try:
+            done = subprocess.run(
+                ["docker", *args], capture_output=True, text=True, timeout=DOCKER_TIMEOUT, env=env, check=False
+            )
+        except FileNotFoundError:
+            raise CacheClusterError("the docker CLI is not installed; fix: run drills on the Docker host") from None
+        except subprocess.TimeoutExpired:
+            raise CacheClusterError(f"docker {args[0]} did not finish within {DOCKER_TIMEOUT:.0f} s") from None
+        if done.returncode != 0:
+            raise CacheClusterError(f"docker {' '.join(args[:2])} failed: {done.stderr.strip() or done.stdout.strip()}")
+        return done.stdout
+
+    def container(self, name: str) -> str:
+        found = self._docker(
+            "ps",
+            "-aq",
+            "--no-trunc",
+            "--filter",
+            f"label=com.docker.compose.project={self.project}",
+            "--filter",
+            f"label=com.docker.compose.service={name}",
+        ).split()
+        if len(found) != 1:
+            raise CacheClusterError(
+                f"Compose project {self.project!r} has {len(found)} containers for service {name!r}, expected 1; "
+                "fix: start the stack first (make up SPEC=...)"
+            )
+        return found[0]
+
+    def kill(self, name: str) -> None:
+        self._docker("kill", "--signal", "KILL", self.container(name))
+
+    def stop(self, name: str) -> None:
+        self._docker("stop", "--time", str(STOP_GRACE_SECONDS), self.container(name))
+
+    def start(self, name: str) -> None:
+        self._docker("start", self.container(name))
+
+    def restart(self, name: str) -> None:
+        self._docker("restart", "--time", str(STOP_GRACE_SECONDS), self.container(name))
+
+    def partition(self, name: str) -> None:
+        container = self.container(name)
+        networks = json.loads(self._docker("inspect", "--format", "{{json .NetworkSettings.Networks}}", container))
+        endpoint = networks.get(self.network)
+        if endpoint is None:
+            raise CacheClusterError(f"{name} is not on network {self.network!r}; fix: check the spec's network.name")
+        # The aliases (the service name among them) must come back on reconnect, or the name stops resolving.
+        self._aliases[name] = sorted({a for a in endpoint.get("Aliases") or [] if not container.startswith(a)})
+        self._docker("network", "disconnect", self.network, container)
+
+    def heal(self, name: str) -> None:
+        aliases = self._aliases.pop(name, [name])
+        flags = [item for alias in aliases for item in ("--alias", alias)]
+        self._docker("network", "connect", *flags, self.network, self.container(name))
+
+    def isolated_write(self, name: str, port: int, key: str) -> str | None:
+        # The password travels by name in the environment (REDISCLI_AUTH), never in argv.
+        env = {**os.environ, "REDISCLI_AUTH": self._password}
+        script = f'redis-cli -p {port} set "$1" isolated; redis-cli -p {port} wait 1 100'
+        try:
+            return self._docker(
+                "exec", "-e", "REDISCLI_AUTH", self.container(name), "sh", "-c", script, "sh", key, env=env
+            ).strip()
+        except CacheClusterError as error:
+            return str(error)
