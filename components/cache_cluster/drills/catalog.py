@@ -125,7 +125,7 @@ class IsolatedWrite:
         lines = reply.splitlines()
         accepted = lines[:1] == ["OK"]
         confirmed = accepted and len(lines) > 1 and lines[1].strip().isdigit() and int(lines[1]) >= 1
-        return cls(at, key, " / ".join(lines), accepted, confirmed)
+        return cls(at, key, " / ".join(line for line in lines if line.strip()), accepted, confirmed)
 
 
 # ------------------------------------------------------------------------------------------------ the drills
@@ -403,7 +403,7 @@ def stop_two_masters(drill: Drill) -> None:
         drill.mark(f"{survivor.name}: cluster_state:fail")
         drill.wait(
             "writes to the surviving master to be refused",
-            lambda: any(w.detail == "CLUSTERDOWN" for w in _shard_writes(writers.writes, 2) if w.started >= fault_at),
+            lambda: any(w.detail == "ClusterDownError" for w in _shard_writes(writers.writes, 2) if w.started >= fault_at),
         )
         status = run_status(drill.cluster.targets, drill.password, timeout=2.0)
         validated = run_validate(drill.cluster.targets, drill.password, timeout=3.0)

@@ -105,7 +105,8 @@ class ShardWriter(threading.Thread):
                 self._owner = self.cluster.dial(moved.host, int(moved.port))
             except redis.ResponseError as error:
                 self._drop(rediscover=True)
-                return "failed", str(error).split(" ", 1)[0] or "error"
+                # redis-py strips the error code (CLUSTERDOWN, READONLY, ...) from the message; its class keeps it.
+                return "failed", type(error).__name__
             except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
                 self._drop(rediscover=True)
                 return "failed", type(error).__name__
