@@ -138,9 +138,9 @@ def kill_master(drill: Drill) -> None:
     victim, heir = shards[0].master, shards[0].replicas[0]
     with drill.writers(shards) as writers:
         time.sleep(WARMUP_SECONDS)
-        drill.undo.append(lambda: drill.faults.start(victim.name))
+        drill.undo.append(lambda: drill.faults.start(victim))
         fault_at = drill.mark(f"SIGKILL {victim.name} (master of slots {shards[0].slots[0]})")
-        drill.faults.kill(victim.name)
+        drill.faults.kill(victim)
         promoted = drill.wait(f"{heir.name} to become master", lambda: drill.is_master(heir))
         drill.mark(f"{heir.name} is master")
         drill.wait(
@@ -150,7 +150,7 @@ def kill_master(drill: Drill) -> None:
         drill.mark("writes to its slots succeed again")
         time.sleep(SETTLE_SECONDS)
         returned_at = drill.mark(f"starting {victim.name} again")
-        drill.faults.start(victim.name)
+        drill.faults.start(victim)
         drill.undo.clear()
         rejoined = drill.wait(
             f"{victim.name} to be {heir.name}'s linked replica", lambda: drill.is_replica_of(victim, heir)
@@ -185,13 +185,13 @@ def kill_replica(drill: Drill) -> None:
     victim, master = shards[1].replicas[0], shards[1].master
     with drill.writers(shards) as writers:
         time.sleep(WARMUP_SECONDS)
-        drill.undo.append(lambda: drill.faults.start(victim.name))
+        drill.undo.append(lambda: drill.faults.start(victim))
         fault_at = drill.mark(f"SIGKILL {victim.name} (replica of {master.name})")
-        drill.faults.kill(victim.name)
+        drill.faults.kill(victim)
         # Long enough for the cluster to flag it failed (node timeout) and then some.
         time.sleep(2 * drill.node_timeout_s + SETTLE_SECONDS)
         returned_at = drill.mark(f"starting {victim.name} again")
-        drill.faults.start(victim.name)
+        drill.faults.start(victim)
         drill.undo.clear()
         rejoined = drill.wait(
             f"{victim.name} to be {master.name}'s linked replica", lambda: drill.is_replica_of(victim, master)
@@ -221,7 +221,7 @@ def restart_node(drill: Drill) -> None:
     with drill.writers(shards) as writers:
         time.sleep(WARMUP_SECONDS)
         fault_at = drill.mark(f"restarting {victim.name} (replica of {master.name})")
-        drill.faults.restart(victim.name)
+        drill.faults.restart(victim)
         drill.mark(f"{victim.name} restarted")
         drill.wait(f"{victim.name} to be {master.name}'s linked replica", lambda: drill.is_replica_of(victim, master))
         drill.cluster.wait_converged(timeout=drill.timeout, log=drill.log)
@@ -250,14 +250,14 @@ def partition_master(drill: Drill) -> None:
     isolated: list[IsolatedWrite] = []
     with drill.writers(shards) as writers:
         time.sleep(WARMUP_SECONDS)
-        drill.undo.append(lambda: drill.faults.heal(victim.name))
+        drill.undo.append(lambda: drill.faults.heal(victim))
         fault_at = drill.mark(f"disconnecting {victim.name} (master of slots {shards[1].slots[0]}) from the network")
-        drill.faults.partition(victim.name)
+        drill.faults.partition(victim)
         promoted_at: float | None = None
         deadline = fault_at + drill.timeout
         while time.monotonic() < deadline:
             key = f"{KEY_PREFIX}{{{tag}}}:isolated:{len(isolated)}"
-            reply = drill.faults.isolated_write(victim.name, victim.port, key)
+            reply = drill.faults.isolated_write(victim, key)
             if reply is not None:
                 isolated.append(IsolatedWrite.parse(time.monotonic(), key, reply))
             if promoted_at is None and _quietly(lambda: drill.is_master(heir)):
@@ -274,7 +274,7 @@ def partition_master(drill: Drill) -> None:
         )
         time.sleep(SETTLE_SECONDS)
         healed_at = drill.mark(f"reconnecting {victim.name}")
-        drill.faults.heal(victim.name)
+        drill.faults.heal(victim)
         drill.undo.clear()
         rejoined = drill.wait(
             f"{victim.name} to be {heir.name}'s linked replica", lambda: drill.is_replica_of(victim, heir)
@@ -336,9 +336,9 @@ def kill_fallback_primary(drill: Drill) -> None:
 
     victim = current()
     heir = replica if victim is primary else primary
-    drill.undo.append(lambda: drill.faults.start(victim.name))
+    drill.undo.append(lambda: drill.faults.start(victim))
     drill.mark(f"SIGKILL {victim.name} (the primary the sentinels report)")
-    drill.faults.kill(victim.name)
+    drill.faults.kill(victim)
     promoted = drill.wait(f"the sentinels to report {heir.name} as primary", lambda: _quietly(current) is heir)
     host, port = sentinel.discover_master(name)  # type: ignore[no-untyped-call]
     connection = client(Endpoint(heir.name, heir.port, heir.kind, drill.cluster.dial(host, int(port))), drill.password)
@@ -350,7 +350,7 @@ def kill_fallback_primary(drill: Drill) -> None:
     finally:
         close(connection)
     drill.mark(f"a sentinel-aware client found {host}:{port} and wrote to it")
-    drill.faults.start(victim.name)
+    drill.faults.start(victim)
     drill.undo.clear()
     back = drill.wait(
         f"{victim.name} to become {heir.name}'s linked replica", lambda: _fallback_replica_of(drill, victim, heir)
@@ -368,7 +368,7 @@ def kill_fallback_primary(drill: Drill) -> None:
 
 def _start_all(drill: Drill, nodes: list[Endpoint]) -> None:
     for node in nodes:
-        drill.faults.start(node.name)
+        drill.faults.start(node)
 
 
 def _fallback_replica_of(drill: Drill, node: Endpoint, primary: Endpoint) -> bool:
@@ -396,21 +396,21 @@ def stop_two_masters(drill: Drill) -> None:
         drill.undo.append(lambda: _start_all(drill, victims))
         fault_at = drill.mark(f"stopping {victims[0].name} and {victims[1].name}")
         for victim in victims:
-            drill.faults.stop(victim.name)
+            drill.faults.stop(victim)
         failed_after = drill.wait(
             f"{survivor.name} to report cluster_state:fail", lambda: drill.cluster.cluster_state(survivor) == "fail"
         )
         drill.mark(f"{survivor.name}: cluster_state:fail")
         drill.wait(
             "writes to the surviving master to be refused",
-            lambda: any(w.detail == "ClusterDownError" for w in _shard_writes(writers.writes, 2) if w.started >= fault_at),
+            lambda: any(w.detail == "ClusterDownError" and w.started >= fault_at for w in writers.writes),
         )
         status = run_status(drill.cluster.targets, drill.password, timeout=2.0)
         validated = run_validate(drill.cluster.targets, drill.password, timeout=3.0)
         drill.mark(f"status: {status.outcome}; validate: {validated.outcome}")
         restart_at = drill.mark("starting both again")
         for victim in victims:
-            drill.faults.start(victim.name)
+            drill.faults.start(victim)
         drill.undo.clear()
         back = drill.cluster.wait_converged(timeout=drill.timeout, log=drill.log)
         drill.wait(

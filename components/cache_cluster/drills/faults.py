@@ -1,8 +1,8 @@
 """How a drill hurts a node: the Faults protocol, and its Docker implementation (the docker CLI).
 
-The drills name nodes by their service name (`redis-node-1`, `redis-fallback`); an implementation maps that to
-whatever runs the node. The Docker one finds a Compose service's container by the labels Compose sets, so it
-only ever touches containers of the drill's own project.
+A drill hands over the node's hook Endpoint; an implementation maps it to whatever runs the node (Docker: the
+service named like the endpoint; bench/failover.py: the process listening on its port). The Docker one finds a
+Compose service's container by the labels Compose sets, so it only ever touches the drill's own project.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import subprocess
 from typing import Protocol
 
 from ..errors import CacheClusterError
+from ..hook.endpoints import Endpoint
 
 DOCKER_TIMEOUT = 60.0
 STOP_GRACE_SECONDS = 10
@@ -21,14 +22,14 @@ STOP_GRACE_SECONDS = 10
 class Faults(Protocol):
     """What a drill can do to a node. `partition` cuts it from every other node (and from the host)."""
 
-    def kill(self, name: str) -> None: ...
-    def stop(self, name: str) -> None: ...
-    def start(self, name: str) -> None: ...
-    def restart(self, name: str) -> None: ...
-    def partition(self, name: str) -> None: ...
-    def heal(self, name: str) -> None: ...
+    def kill(self, node: Endpoint) -> None: ...
+    def stop(self, node: Endpoint) -> None: ...
+    def start(self, node: Endpoint) -> None: ...
+    def restart(self, node: Endpoint) -> None: ...
+    def partition(self, node: Endpoint) -> None: ...
+    def heal(self, node: Endpoint) -> None: ...
 
-    def isolated_write(self, name: str, port: int, key: str) -> str | None:
+    def isolated_write(self, node: Endpoint, key: str) -> str | None:
         """SET key + WAIT 1 from a client on the isolated node's side; the replies, or None when unsupported."""
         ...
 
@@ -72,19 +73,20 @@ class DockerFaults:
             )
         return found[0]
 
-    def kill(self, name: str) -> None:
-        self._docker("kill", "--signal", "KILL", self.container(name))
+    def kill(self, node: Endpoint) -> None:
+        self._docker("kill", "--signal", "KILL", self.container(node.name))
 
-    def stop(self, name: str) -> None:
-        self._docker("stop", "--time", str(STOP_GRACE_SECONDS), self.container(name))
+    def stop(self, node: Endpoint) -> None:
+        self._docker("stop", "--time", str(STOP_GRACE_SECONDS), self.container(node.name))
 
-    def start(self, name: str) -> None:
-        self._docker("start", self.container(name))
+    def start(self, node: Endpoint) -> None:
+        self._docker("start", self.container(node.name))
 
-    def restart(self, name: str) -> None:
-        self._docker("restart", "--time", str(STOP_GRACE_SECONDS), self.container(name))
+    def restart(self, node: Endpoint) -> None:
+        self._docker("restart", "--time", str(STOP_GRACE_SECONDS), self.container(node.name))
 
-    def partition(self, name: str) -> None:
+    def partition(self, node: Endpoint) -> None:
+        name = node.name
         container = self.container(name)
         networks = json.loads(self._docker("inspect", "--format", "{{json .NetworkSettings.Networks}}", container))
         endpoint = networks.get(self.network)
@@ -94,18 +96,18 @@ class DockerFaults:
         self._aliases[name] = sorted({a for a in endpoint.get("Aliases") or [] if not container.startswith(a)})
         self._docker("network", "disconnect", self.network, container)
 
-    def heal(self, name: str) -> None:
-        aliases = self._aliases.pop(name, [name])
+    def heal(self, node: Endpoint) -> None:
+        aliases = self._aliases.pop(node.name, [node.name])
         flags = [item for alias in aliases for item in ("--alias", alias)]
-        self._docker("network", "connect", *flags, self.network, self.container(name))
+        self._docker("network", "connect", *flags, self.network, self.container(node.name))
 
-    def isolated_write(self, name: str, port: int, key: str) -> str | None:
+    def isolated_write(self, node: Endpoint, key: str) -> str | None:
         # The password travels by name in the environment (REDISCLI_AUTH), never in argv.
         env = {**os.environ, "REDISCLI_AUTH": self._password}
-        script = f'redis-cli -p {port} set "$1" isolated; redis-cli -p {port} wait 1 100'
+        script = f'redis-cli -p {node.port} set "$1" isolated; redis-cli -p {node.port} wait 1 100'
         try:
             return self._docker(
-                "exec", "-e", "REDISCLI_AUTH", self.container(name), "sh", "-c", script, "sh", key, env=env
+                "exec", "-e", "REDISCLI_AUTH", self.container(node.name), "sh", "-c", script, "sh", key, env=env
             ).strip()
         except CacheClusterError as error:
             return str(error)
