@@ -47,6 +47,7 @@ bench: venv system images
 	$(PY) -m bench.cli_start
 	$(PY) -m bench.formation
 	$(PY) -m bench.up
+	$(PY) -m bench.failover
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
