@@ -72,6 +72,30 @@ class Drill:
     def is_master(self, node: Endpoint) -> bool:
         return self.cluster.role(node)[0] == "master"
 
+    def writes_recover(self, writers: Writers, shard: int, fault_at: float, victim: Endpoint) -> None:
+        self.wait(
+            f"writes to {victim.name}'s slots to succeed",
+            lambda: recovery(_shard_writes(writers.writes, shard), fault_at) not in (None, 0.0),
+        )
+        self.mark("writes to its slots succeed again")
+
+    def bring_back(
+        self, what: str, action: Callable[[], None], writers: Writers, shard: int, node: Endpoint, master: Endpoint
+    ) -> float:
+        """Run `action` (start / reconnect `node`), then wait until `node` is `master`'s linked replica and the
+        shard's writes are confirmed by a replica again. Returns the seconds until it was linked."""
+        back_at = self.mark(what)
+        action()
+        self.undo.clear()
+        linked = self.wait(
+            f"{node.name} to be {master.name}'s linked replica", lambda: self.is_replica_of(node, master)
+        )
+        self.wait(
+            "writes to the shard to be confirmed by a replica again",
+            lambda: _succeeded_after(writers, shard, back_at, "confirmed"),
+        )
+        return linked
+
     def record(self, summary: Summary, writes: list[Write], *, lost_check: bool = True) -> None:
         confirmed = [write.key for write in writes if write.outcome == "confirmed"]
         lost = len(missing_keys(self.cluster, confirmed)) if lost_check else None
@@ -143,21 +167,10 @@ def kill_master(drill: Drill) -> None:
         drill.faults.kill(victim)
         promoted = drill.wait(f"{heir.name} to become master", lambda: drill.is_master(heir))
         drill.mark(f"{heir.name} is master")
-        drill.wait(
-            f"writes to {victim.name}'s slots to succeed",
-            lambda: recovery(_shard_writes(writers.writes, 0), fault_at) not in (None, 0.0),
-        )
-        drill.mark("writes to its slots succeed again")
+        drill.writes_recover(writers, 0, fault_at, victim)
         time.sleep(SETTLE_SECONDS)
-        returned_at = drill.mark(f"starting {victim.name} again")
-        drill.faults.start(victim)
-        drill.undo.clear()
-        rejoined = drill.wait(
-            f"{victim.name} to be {heir.name}'s linked replica", lambda: drill.is_replica_of(victim, heir)
-        )
-        drill.wait(
-            "writes to the shard to be confirmed by a replica again",
-            lambda: _succeeded_after(writers, 0, returned_at, "confirmed"),
+        rejoined = drill.bring_back(
+            f"starting {victim.name} again", lambda: drill.faults.start(victim), writers, 0, victim, heir
         )
         writes = writers.stop()
     summary = summarize(writes, fault_at=fault_at, hurt=[0])
@@ -190,14 +203,8 @@ def kill_replica(drill: Drill) -> None:
         drill.faults.kill(victim)
         # Long enough for the cluster to flag it failed (node timeout) and then some.
         time.sleep(2 * drill.node_timeout_s + SETTLE_SECONDS)
-        returned_at = drill.mark(f"starting {victim.name} again")
-        drill.faults.start(victim)
-        drill.undo.clear()
-        rejoined = drill.wait(
-            f"{victim.name} to be {master.name}'s linked replica", lambda: drill.is_replica_of(victim, master)
-        )
-        drill.wait(
-            "writes to the shard to be confirmed again", lambda: _succeeded_after(writers, 1, returned_at, "confirmed")
+        rejoined = drill.bring_back(
+            f"starting {victim.name} again", lambda: drill.faults.start(victim), writers, 1, victim, master
         )
         writes = writers.stop()
     summary = summarize(writes, fault_at=fault_at, hurt=[1])
@@ -268,19 +275,10 @@ def partition_master(drill: Drill) -> None:
             time.sleep(0.05)
         if promoted_at is None:
             raise DrillError(f"{heir.name} was not promoted within {drill.timeout:.0f} s of the partition")
-        drill.wait(
-            f"writes to {victim.name}'s slots to succeed",
-            lambda: recovery(_shard_writes(writers.writes, 1), fault_at) not in (None, 0.0),
-        )
+        drill.writes_recover(writers, 1, fault_at, victim)
         time.sleep(SETTLE_SECONDS)
-        healed_at = drill.mark(f"reconnecting {victim.name}")
-        drill.faults.heal(victim)
-        drill.undo.clear()
-        rejoined = drill.wait(
-            f"{victim.name} to be {heir.name}'s linked replica", lambda: drill.is_replica_of(victim, heir)
-        )
-        drill.wait(
-            "writes to the shard to be confirmed again", lambda: _succeeded_after(writers, 1, healed_at, "confirmed")
+        rejoined = drill.bring_back(
+            f"reconnecting {victim.name}", lambda: drill.faults.heal(victim), writers, 1, victim, heir
         )
         writes = writers.stop()
     summary = summarize(writes, fault_at=fault_at, hurt=[1])
