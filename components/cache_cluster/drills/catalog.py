@@ -96,9 +96,10 @@ class Drill:
         )
         return linked
 
-    def record(self, summary: Summary, writes: list[Write], *, lost_check: bool = True) -> None:
+    def record(self, summary: Summary, writes: list[Write]) -> None:
+        """The writer's figures, and the check that every confirmed write is still there."""
         confirmed = [write.key for write in writes if write.outcome == "confirmed"]
-        lost = len(missing_keys(self.cluster, confirmed)) if lost_check else None
+        lost = len(missing_keys(self.cluster, confirmed))
         self.result.measures.update(
             writes=summary.writes,
             confirmed=summary.confirmed,
@@ -110,12 +111,9 @@ class Drill:
             confirmed_lost=lost,
             errors=", ".join(f"{k} x{v}" for k, v in sorted(summary.errors.items())) or None,
         )
-        if lost is not None:
-            self.result.check(
-                "no-confirmed-write-lost",
-                lost == 0,
-                f"{lost} of {len(confirmed)} writes confirmed by WAIT 1 are missing",
-            )
+        self.result.check(
+            "no-confirmed-write-lost", lost == 0, f"{lost} of {len(confirmed)} writes confirmed by WAIT 1 are missing"
+        )
 
 
 def _round(value: float | None) -> float | None:
