@@ -20,6 +20,7 @@ from ..placement import SlotRange
 
 PROBE_TIMEOUT = 0.5
 POLL_SECONDS = 0.1
+PROGRESS_SECONDS = 5.0
 Log = Callable[[str], None]
 
 
@@ -160,6 +161,7 @@ def wait_for(what: str, probe: Callable[[], bool], *, timeout: float, log: Log, 
     """Poll `probe` (errors count as not yet) until true; DrillError naming `what` after `timeout` seconds."""
     log(f"waiting up to {timeout:.0f} s for {what}")
     started = time.monotonic()
+    next_progress = started + PROGRESS_SECONDS
     while True:
         try:
             if probe():
@@ -168,6 +170,10 @@ def wait_for(what: str, probe: Callable[[], bool], *, timeout: float, log: Log, 
                 return elapsed
         except redis.RedisError:
             pass
-        if time.monotonic() - started > timeout:
+        now = time.monotonic()
+        if now - started > timeout:
             raise DrillError(f"timed out after {timeout:.0f} s waiting for {what}")
+        if now >= next_progress:
+            log(f"still waiting for {what} ({now - started:.0f} s of {timeout:.0f} s)")
+            next_progress = now + PROGRESS_SECONDS
         time.sleep(poll)
