@@ -92,7 +92,7 @@ class ProcessFaults:
         assert process is not None
         process.send_signal(signal.SIGCONT)
 
-    def isolated_write(self, node: Endpoint, key: str) -> str | None:
+    def isolated_writes(self, node: Endpoint, key_prefix: str) -> list[str] | None:
         return None  # a stopped process has no client on its side of the "partition"
 
 

@@ -142,12 +142,14 @@ class IsolatedWrite:
     confirmed: bool
 
     @classmethod
-    def parse(cls, at: float, key: str, reply: str) -> IsolatedWrite:
-        """`reply`: redis-cli's answers to SET and WAIT 1, one per line."""
-        lines = reply.splitlines()
-        accepted = lines[:1] == ["OK"]
-        confirmed = accepted and len(lines) > 1 and lines[1].strip().isdigit() and int(lines[1]) >= 1
-        return cls(at, key, " / ".join(line for line in lines if line.strip()), accepted, confirmed)
+    def parse(cls, line: str, *, wall_to_monotonic: float) -> IsolatedWrite:
+        """`<unix seconds> <microseconds>|<key>|<SET reply>|<WAIT reply>`, as Faults.isolated_writes gives them."""
+        stamp, key, written, waited = (part.strip() for part in line.split("|", 3))
+        seconds, _, micros = stamp.partition(" ")
+        accepted = written == "OK"
+        confirmed = accepted and waited.isdigit() and int(waited) >= 1
+        reply = f"{written} / WAIT {waited}" if waited else written
+        return cls(float(seconds) + int(micros or 0) / 1e6 + wall_to_monotonic, key, reply, accepted, confirmed)
 
 
 # ------------------------------------------------------------------------------------------------ the drills
@@ -261,13 +263,14 @@ def partition_master(drill: Drill) -> None:
         promoted_at: float | None = None
         deadline = fault_at + drill.timeout
         while time.monotonic() < deadline:
-            key = f"{KEY_PREFIX}{{{tag}}}:isolated:{len(isolated)}"
-            reply = drill.faults.isolated_write(victim, key)
-            if reply is not None:
-                isolated.append(IsolatedWrite.parse(time.monotonic(), key, reply))
+            prefix = f"{KEY_PREFIX}{{{tag}}}:isolated:{len(isolated)}"
+            lines = drill.faults.isolated_writes(victim, prefix)
+            offset = time.monotonic() - time.time()
+            burst = [IsolatedWrite.parse(line, wall_to_monotonic=offset) for line in lines or []]
+            isolated += burst
             if promoted_at is None and _quietly(lambda: drill.is_master(heir)):
                 promoted_at = drill.mark(f"{heir.name} is master")
-            refused = reply is None or not isolated[-1].accepted
+            refused = lines is None or (bool(burst) and not burst[-1].accepted)
             if promoted_at is not None and refused:
                 break
             time.sleep(0.05)
@@ -552,8 +555,10 @@ def run_drill(
     drill = Drill(cluster, faults, node_timeout_s, timeout, log, result)
     try:
         DRILLS[name](drill)
-    except (DrillError, redis.RedisError) as error:
-        result.error = f"{type(error).__name__}: {error}" if not isinstance(error, DrillError) else str(error)
+    except DrillError as error:
+        result.error = str(error)
+    except Exception as error:  # a drill that breaks still reports, heals and fails (exit 1), with the reason
+        result.error = f"{type(error).__name__}: {error}"
     finally:
         for undo in drill.undo:
             try:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from typing import Protocol
 
 from ..errors import CacheClusterError
 from ..hook.endpoints import Endpoint
 
 DOCKER_TIMEOUT = 60.0
+ISOLATED_BURST = 12
 STOP_GRACE_SECONDS = 10
 
 
@@ -29,8 +31,10 @@ class Faults(Protocol):
     def partition(self, node: Endpoint) -> None: ...
     def heal(self, node: Endpoint) -> None: ...
 
-    def isolated_write(self, node: Endpoint, key: str) -> str | None:
-        """SET key + WAIT 1 from a client on the isolated node's side; the replies, or None when unsupported."""
+    def isolated_writes(self, node: Endpoint, key_prefix: str) -> list[str] | None:
+        """A burst of writes (SET, then WAIT 1) from a client on the isolated node's side, about half a second of
+        them, one line each: `<unix seconds> <microseconds>|<key>|<SET reply>|<WAIT reply>` (the node's TIME just
+        before the write); None when unsupported."""
         ...
 
 
@@ -101,13 +105,21 @@ class DockerFaults:
         flags = [item for alias in aliases for item in ("--alias", alias)]
         self._docker("network", "connect", *flags, self.network, self.container(node.name))
 
-    def isolated_write(self, node: Endpoint, key: str) -> str | None:
-        # The password travels by name in the environment (REDISCLI_AUTH), never in argv.
+    def isolated_writes(self, node: Endpoint, key_prefix: str) -> list[str] | None:
+        # One `docker exec` costs a few hundred ms; a loop inside it writes every ~40 ms and stamps each write with
+        # the node's TIME (the host's clock: containers share the kernel's). The password travels by name in the
+        # environment (REDISCLI_AUTH), never in argv.
         env = {**os.environ, "REDISCLI_AUTH": self._password}
-        script = f'redis-cli -p {node.port} set "$1" isolated; redis-cli -p {node.port} wait 1 100'
+        cli = f"redis-cli -p {node.port}"
+        script = (
+            f'i=0; while [ $i -lt {ISOLATED_BURST} ]; do t=$({cli} time 2>&1 | tr "\\n" " "); '
+            f'r=$({cli} set "$1:$i" isolated 2>&1 | tr "\\n" " "); w=$({cli} wait 1 20 2>&1 | tr "\\n" " "); '
+            'echo "$t|$1:$i|$r|$w"; i=$((i+1)); done'
+        )
         try:
-            return self._docker(
-                "exec", "-e", "REDISCLI_AUTH", self.container(node.name), "sh", "-c", script, "sh", key, env=env
-            ).strip()
+            output = self._docker(
+                "exec", "-e", "REDISCLI_AUTH", self.container(node.name), "sh", "-c", script, "sh", key_prefix, env=env
+            )
         except CacheClusterError as error:
-            return str(error)
+            return [f"{time.time():.6f} 0|{key_prefix}|{error}|"]
+        return [line for line in output.splitlines() if line.count("|") >= 3]

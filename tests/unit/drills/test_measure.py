@@ -44,12 +44,16 @@ def test_summarize_keeps_the_hurt_shard_apart() -> None:
     assert summary.errors == {"ConnectionError": 1, "TimeoutError": 1}
 
 
-def test_isolated_write_replies() -> None:
-    refused = IsolatedWrite.parse(1.0, "k", "CLUSTERDOWN The cluster is down\n\n0")
-    assert (refused.accepted, refused.confirmed, refused.reply) == (False, False, "CLUSTERDOWN The cluster is down / 0")
-    accepted = IsolatedWrite.parse(1.0, "k", "OK\n0")
+def test_isolated_write_lines() -> None:
+    refused = IsolatedWrite.parse("1700000002 500000|k:3|CLUSTERDOWN The cluster is down |0 ", wall_to_monotonic=-1e9)
+    assert (refused.accepted, refused.confirmed, refused.key) == (False, False, "k:3")
+    assert refused.reply == "CLUSTERDOWN The cluster is down / WAIT 0"
+    assert refused.at == pytest.approx(700000002.5)
+    accepted = IsolatedWrite.parse("1700000000 0|k:0|OK |0 ", wall_to_monotonic=0.0)
     assert (accepted.accepted, accepted.confirmed) == (True, False)
-    assert IsolatedWrite.parse(1.0, "k", "OK\n1").confirmed
+    assert IsolatedWrite.parse("1700000000 0|k:1|OK |1 ", wall_to_monotonic=0.0).confirmed
+    failed = IsolatedWrite.parse("1700000000 0|k:2|docker exec failed: no such container|", wall_to_monotonic=0)
+    assert (failed.accepted, failed.reply) == (False, "docker exec failed: no such container")
 
 
 @pytest.mark.parametrize(("start", "end"), [(0, 5460), (5461, 10921), (10922, 16383), (100, 100)])
