@@ -13,12 +13,20 @@ from typing import Literal
 from . import conf
 from .contract import EnvContract, env_contract
 from .environment import PASSWORD_ENV
+from .monitoring.files import prometheus_config_text, rules_text
+from .monitoring.prometheus_config import CONFIG_FILE, RULES_FILE
+from .monitoring.targets import scrape_targets
 from .placement import SlotRange, assign_replicas, even_slot_ranges
 from .spec import BUS_PORT_OFFSET, WILDCARD_ADDRESSES, ClusterSpec
 
-Role = Literal["cluster-node", "fallback-primary", "fallback-replica", "sentinel", "exporter"]
+Role = Literal["cluster-node", "fallback-primary", "fallback-replica", "sentinel", "exporter", "prometheus"]
+# Which image a service runs; each is overridable on its own (Compose: CACHE_CLUSTER_<KIND>_IMAGE).
+ImageKind = Literal["redis", "exporter", "prometheus"]
 # Upstream redis images run Redis as uid/gid 999; the offline images built here use the same ids.
 REDIS_USER = "999:999"
+NOBODY_USER = "65534:65534"
+PROMETHEUS_CONFIG_DIR = "/etc/prometheus"
+PROMETHEUS_DATA_DIR = "/prometheus"
 ENTRYPOINT_PATH = f"{conf.CONFIG_DIR}/entrypoint.sh"
 # Files are root-owned in the container and must be readable by the redis user (uid 999); scripts run.
 CONFIG_FILE_MODE = 0o444
@@ -119,6 +127,12 @@ class ServicePlan:
     @property
     def hostname(self) -> str:
         return self.name
+
+    @property
+    def image_kind(self) -> ImageKind:
+        if self.role in ("exporter", "prometheus"):
+            return self.role
+        return "redis"
 
     def file_mode(self, path: str) -> int:
         """The mode of one of `files`: executable when the service runs it as its entrypoint."""
@@ -278,6 +292,8 @@ def plan_services(spec: ClusterSpec, nodes: tuple[NodePlan, ...]) -> tuple[Servi
         services.append(
             _exporter_service(spec, depends_on=tuple(Dependency(node.name, "service_started") for node in nodes))
         )
+    if spec.monitoring.prometheus.enabled:
+        services.append(_prometheus_service(spec))
     return tuple(services)
 
 
@@ -310,17 +326,9 @@ def _sentinel_services(spec: ClusterSpec, depends_on: tuple[Dependency, ...]) ->
     return services
 
 
-def exporter_targets(spec: ClusterSpec, nodes: tuple[NodePlan, ...]) -> tuple[str, ...]:
+def exporter_targets(spec: ClusterSpec) -> tuple[str, ...]:
     """`redis://host:port` of every instance the exporter covers through its /scrape?target= endpoint."""
-    targets = [f"redis://{node.address}" for node in nodes]
-    if spec.fallback.enabled:
-        fallback = spec.fallback
-        targets += [
-            f"redis://{fallback.primary_name}:{fallback.primary_port}",
-            f"redis://{fallback.replica_name}:{fallback.replica_port}",
-        ]
-        targets += [f"redis://{name}:{port}" for name, port in spec.sentinels.names_and_ports()]
-    return tuple(targets)
+    return tuple(target.url() for target in scrape_targets(spec))
 
 
 def _exporter_service(spec: ClusterSpec, depends_on: tuple[Dependency, ...]) -> ServicePlan:
@@ -352,6 +360,40 @@ def _exporter_service(spec: ClusterSpec, depends_on: tuple[Dependency, ...]) -> 
     )
 
 
+def _prometheus_service(spec: ClusterSpec) -> ServicePlan:
+    """Prometheus with the rendered scrape configuration and rules (the same text as monitoring/)."""
+    prometheus = spec.monitoring.prometheus
+    return ServicePlan(
+        name=prometheus.name,
+        role="prometheus",
+        image=spec.images.prometheus,
+        # Upstream's image: /bin/prometheus, busybox (wget for the health check), user nobody, data in
+        # /prometheus owned by nobody. The offline image matches all four.
+        entrypoint=("/bin/prometheus",),
+        command=(
+            f"--config.file={PROMETHEUS_CONFIG_DIR}/{CONFIG_FILE}",
+            f"--storage.tsdb.path={PROMETHEUS_DATA_DIR}",
+            f"--storage.tsdb.retention.time={prometheus.retention}",
+            f"--web.listen-address=:{prometheus.port}",
+        ),
+        env={},
+        secret_env={},
+        ports=_published(spec, prometheus.port),
+        volumes=(VolumeMount(f"{prometheus.name}-data", PROMETHEUS_DATA_DIR),),
+        files={
+            f"{PROMETHEUS_CONFIG_DIR}/{CONFIG_FILE}": prometheus_config_text(spec),
+            f"{PROMETHEUS_CONFIG_DIR}/{RULES_FILE}": rules_text(spec),
+        },
+        healthcheck=HealthCheck(
+            test=("CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{prometheus.port}/-/ready")
+        ),
+        depends_on=(Dependency(spec.exporter.name, "service_started"),),
+        memory_mb=256,
+        user=NOBODY_USER,
+        aliases=(prometheus.name,),
+    )
+
+
 def plan(spec: ClusterSpec) -> DeploymentPlan:
     nodes = plan_nodes(spec)
     return DeploymentPlan(
@@ -359,5 +401,5 @@ def plan(spec: ClusterSpec) -> DeploymentPlan:
         nodes=nodes,
         services=plan_services(spec, nodes),
         contract=env_contract(spec),
-        exporter_targets=exporter_targets(spec, nodes) if spec.exporter.enabled else (),
+        exporter_targets=exporter_targets(spec) if spec.exporter.enabled else (),
     )

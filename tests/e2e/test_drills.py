@@ -28,6 +28,7 @@ from cache_cluster.loader import load_spec_file
 from cache_cluster.spec import service_ports
 from tests.conftest import require
 from tests.e2e.test_compose_stack import _compose_binary, _docker_available, _port_is_free
+from tests.e2e.waiting import log
 
 pytestmark = pytest.mark.e2e
 
@@ -36,10 +37,6 @@ SPEC = "tests/e2e/drill-stack.yaml"
 PASSWORD_FILE = ROOT / ".cache-cluster" / "password"
 CLI = Path(sys.executable).with_name("cache-cluster")
 DRILL_TIMEOUT = 180
-
-
-def log(message: str) -> None:
-    print(f"[drills {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def make(target: str, timeout: float) -> subprocess.CompletedProcess[str]:

@@ -20,12 +20,19 @@ from typing import Any
 import yaml
 
 from ..environment import PASSWORD_ENV
-from ..plan import DeploymentPlan, ServicePlan
+from ..plan import DeploymentPlan, ImageKind, ServicePlan
 from ..spec import ClusterSpec
 from ..target_support import docker_cpus
+from ..yaml_text import BlockDumper, dump_yaml
 
 REDIS_IMAGE_ENV = "CACHE_CLUSTER_REDIS_IMAGE"
 EXPORTER_IMAGE_ENV = "CACHE_CLUSTER_EXPORTER_IMAGE"
+PROMETHEUS_IMAGE_ENV = "CACHE_CLUSTER_PROMETHEUS_IMAGE"
+IMAGE_ENV: dict[ImageKind, str] = {
+    "redis": REDIS_IMAGE_ENV,
+    "exporter": EXPORTER_IMAGE_ENV,
+    "prometheus": PROMETHEUS_IMAGE_ENV,
+}
 PASSWORD_FILE = ".cache-cluster/password"
 DEFAULT_OUTPUT = "docker-compose.cache-cluster.yml"
 
@@ -57,8 +64,7 @@ def secret_reference(variable: str) -> str:
 
 def image_reference(service: ServicePlan) -> str:
     """`${CACHE_CLUSTER_..._IMAGE:-<spec default>}`: the spec's image unless the environment overrides it."""
-    variable = EXPORTER_IMAGE_ENV if service.role == "exporter" else REDIS_IMAGE_ENV
-    return f"${{{variable}:-{escape(service.image)}}}"
+    return f"${{{IMAGE_ENV[service.image_kind]}:-{escape(service.image)}}}"
 
 
 def config_name(service: ServicePlan, path: str) -> str:
@@ -149,26 +155,15 @@ def render_compose(deployment: DeploymentPlan) -> dict[str, Any]:
     return document
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(BlockDumper):
     """Block style, multi-line strings as `|` literals (the config files stay readable in the diff)."""
 
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        # Indent list items under their key, as Compose files usually are.
-        super().increase_indent(flow, False)
 
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    if "\n" in value:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
-
-
-def _represent_mode(dumper: yaml.SafeDumper, value: FileMode) -> yaml.ScalarNode:
+def _represent_mode(dumper: BlockDumper, value: FileMode) -> yaml.ScalarNode:
     # 0o555 -> `0555`: a YAML 1.1 octal, which compose-go also reads as octal (and PyYAML reads back as 365).
     return dumper.represent_scalar("tag:yaml.org,2002:int", f"0{value:o}")
 
 
-_Dumper.add_representer(str, _represent_str)
 _Dumper.add_representer(FileMode, _represent_mode)
 
 
@@ -186,8 +181,9 @@ def header(deployment: DeploymentPlan, *, source: str | None, output: str | None
     lines += [
         "#",
         f"# Secrets are not in this file: {PASSWORD_ENV} comes from the environment; `make up` creates",
-        f"# {PASSWORD_FILE} (mode 0600) and exports it. Images: {REDIS_IMAGE_ENV} and",
-        f"# {EXPORTER_IMAGE_ENV} override the spec's defaults (`make up` uses the locally built ones).",
+        f"# {PASSWORD_FILE} (mode 0600) and exports it. Images: {REDIS_IMAGE_ENV},",
+        f"# {EXPORTER_IMAGE_ENV} and {PROMETHEUS_IMAGE_ENV} override the spec's defaults",
+        "# (`make up` uses the locally built ones).",
         "#",
         "# Run it alone, or merged into an application's project (which keeps its own project name):",
         f"#   docker-compose -p {spec.name} -f docker-compose.cache-cluster.yml up -d --wait",
@@ -204,12 +200,5 @@ def compose_yaml(deployment: DeploymentPlan, *, source: str | None = None, outpu
     `source` is the spec file's path relative to the Compose file's directory and `output` the Compose file's
     name; both only appear in the header.
     """
-    body = yaml.dump(
-        render_compose(deployment),
-        Dumper=_Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=120,
-    )
+    body = dump_yaml(render_compose(deployment), dumper=_Dumper)
     return header(deployment, source=source, output=output) + body
