@@ -1,7 +1,7 @@
 """The failure drills (`cache-cluster drill NAME`) on the real Docker engine, each against the same running stack.
 
 The stack is tests/e2e/drill-stack.yaml: Compose project, network and volumes `cctest-drills*`, nodes 37001-37006
-(bus 47001-47006), sentinels 47379-47381, fallback 36380/36381, exporter 39121, node timeout 2000 ms and sentinel
+(bus 47001-47006), sentinels 47379-47381, fallback 37380/37381, exporter 39121, node timeout 2000 ms and sentinel
 down-after 2000 ms, so a failover takes seconds. Leftovers of an interrupted run are removed first; the module's
 fixture ends with `make destroy`. The drills run in file order: each starts from whatever roles the one before
 left (every drill waits for a fully ready cluster first), and the last one restores the spec's masters.
