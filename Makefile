@@ -57,6 +57,7 @@ bench: venv system images
 	$(PY) -m bench.cli_start
 	$(PY) -m bench.formation
 	$(PY) -m bench.up
+	$(PY) -m bench.failover
 
 mutation: venv ## Mutation testing (mutmut) of hook/decide.py, placement.py and spec.py: a score per module (not in `make test`)
 	$(PY) scripts/mutation.py

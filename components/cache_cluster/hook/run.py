@@ -14,6 +14,7 @@ from .converge import wait_fully_ready
 from .decide import decide
 from .endpoints import Targets
 from .inspect import inspect_nodes
+from .rebalance import restore_preferred_masters
 from .report import Report
 from .validate import fallback_checks, validate
 from .wait import ProgressCallback, WaitResult, wait_ready
@@ -91,6 +92,7 @@ def run_init(
     timeout: float = 120.0,
     on_progress: ProgressCallback | None = None,
     log: Log = _quiet,
+    prefer_spec_masters: bool = False,
 ) -> Report:
     started = time.monotonic()
     deadline = started + timeout
@@ -136,6 +138,16 @@ def run_init(
             converged = wait_fully_ready(targets.nodes, cluster, deadline=deadline)
             report.timings["converge"] = time.monotonic() - mark
             log(f"fully ready: {converged.ready} after {converged.elapsed:.2f} s ({converged.polls} polls)")
+            if prefer_spec_masters and converged.ready:
+                mark = time.monotonic()
+                swapped, problems = restore_preferred_masters(
+                    targets, inspect_nodes(targets.nodes, cluster), cluster, deadline=deadline
+                )
+                report.actions += swapped
+                report.problems += problems
+                if swapped:
+                    converged = wait_fully_ready(targets.nodes, cluster, deadline=deadline)
+                report.timings["prefer-spec-masters"] = time.monotonic() - mark
         finally:
             report.problems += restore(result, cluster)
         if not converged.ready:
