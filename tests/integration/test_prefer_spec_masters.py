@@ -59,7 +59,7 @@ def test_swapped_roles_are_restored_only_on_request(clusters: Clusters) -> None:
         time.sleep(0.05)
 
     plain = run_init(targets, clusters.password, timeout=60)
-    assert plain.outcome == "healthy" and not plain.changed, plain.actions
+    assert plain.outcome == "healthy" and not plain.changed, (plain.summary, plain.decision)
     assert roles(deployment)["redis-node-1"] == "slave"
 
     restored = run_init(targets, clusters.password, timeout=60, prefer_spec_masters=True)

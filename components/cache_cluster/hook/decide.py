@@ -302,6 +302,16 @@ def _judge_entry(entry: NodeEntry, view: ClusterView) -> Judgement:
         if entry.suspect:
             return Judgement("wait", Finding(f"{ours.endpoint.address} answers but the cluster marks it failing"))
         if entry.is_master and not entry.slots and not ours.empty:
+            if not ours.myself.is_master or ours.myself.slots:
+                # The node's own view differs from the cluster's (a failover or slot change still spreading by
+                # gossip): what it is will be clear on the next look.
+                return Judgement(
+                    "wait",
+                    Finding(
+                        f"{ours.endpoint.address} is a master without slots in the cluster's view but not in its "
+                        "own; waiting for the views to agree"
+                    ),
+                )
             return Judgement(
                 "refuse",
                 Finding(

@@ -364,6 +364,25 @@ def test_refuse_a_member_master_without_slots_that_holds_keys() -> None:
     )
 
 
+def test_wait_when_a_master_without_slots_is_a_replica_by_its_own_account() -> None:
+    # Just after a failover: the reference master still lists node 1 as a master without slots, node 1 itself
+    # already replicates node 4. Found by the drills' integration test: the hook refused a healthy failover.
+    lines = [line(1), line(2, slots="5461-10922"), line(3, slots="10923-16383"), line(4, slots="0-5460"),
+             line(5, flags="slave", master=2), line(6, flags="slave", master=3)]
+    own_lines = [line(1, flags="slave", master=4), *lines[1:]]
+    states = [state(1, own_lines, dbsize=100, link_status="up"), *views(range(2, 7), lines)]
+    assert decide(states, **THREE_BY_ONE) == Decision(
+        kind="wait",
+        summary="the cluster is changing by itself",
+        findings=(
+            Finding(
+                "redis-node-1:7001 is a master without slots in the cluster's view but not in its own; waiting "
+                "for the views to agree"
+            ),
+        ),
+    )
+
+
 def test_heal_adds_an_extra_replica_to_the_first_master_when_every_shard_has_enough() -> None:
     states = [*formed(), lone(7)]
     assert decide(states, **THREE_BY_ONE) == Decision(
