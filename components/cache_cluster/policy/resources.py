@@ -29,6 +29,7 @@ K8S_NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 K8S_WORKLOADS = (K8S_STATEFUL_SET, K8S_DEPLOYMENT, K8S_JOB)
 
 PASSWORD_NAMES = ("REDIS_PASSWORD", "REDISCLI_AUTH")
+SECRETS_DIR = "/run/secrets/"  # where the containers' password files are (acl.SECRETS_DIR)
 COMPONENT_TYPE_PREFIX = "cache-cluster:index:"  # DockerCacheCluster, KubernetesCacheCluster
 HOOK_COMMANDS = ("cache_cluster.cli init", "cache-cluster init")
 
@@ -209,6 +210,8 @@ class Workload:
     mounts: tuple[Mount, ...]
     networks: frozenset[str]
     command: tuple[str, ...]
+    # Files under /run/secrets the container gets (the passwords, as files: ServicePlan.secret_files).
+    secret_files: frozenset[str] = frozenset()
 
     def conf(self) -> dict[str, list[str]]:
         merged: dict[str, list[str]] = {}
@@ -274,7 +277,13 @@ def _docker_workload(resource: Resource) -> Workload:
         ]
     )
     memory = get(props, "memory")
+    secret_files = frozenset(
+        str(get(upload, "file"))
+        for upload in reveal(get(props, "uploads", default=[])) or []
+        if str(get(upload, "file", default="")).startswith(SECRETS_DIR)
+    )
     return Workload(
+        secret_files=secret_files,
         resource=resource,
         container=resource.name,
         role=_role(confs, command, str(get(props, "image", default=""))),
