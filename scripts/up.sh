@@ -59,7 +59,7 @@ if ! rendered=$(cache-cluster render compose "$SPEC" --output "$COMPOSE_FILE_PAT
   die "rendering the Compose file from $SPEC failed (see above)" 2
 fi
 # The headers differ (they name the spec's path relative to each file); the bodies must not.
-body() { sed '/^services:/,$!d' "$1"; }
+body() { sed '/^#/d' "$1"; }  # the header is the leading comment lines; file contents are indented
 if [[ $SPEC == Pulumi.dev.yaml && -f docker-compose.cache-cluster.yml ]] &&
   ! cmp -s <(body "$COMPOSE_FILE_PATH") <(body docker-compose.cache-cluster.yml); then
   log "note: docker-compose.cache-cluster.yml is stale; run 'make compose' and commit it"

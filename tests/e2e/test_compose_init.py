@@ -94,6 +94,12 @@ def in_network(network: str, *command: str) -> str:
     return result.stdout.strip()
 
 
+def on_node(workspace: Workspace, index: int, *command: str) -> str:
+    """redis-cli -c (following MOVED by name) against the cluster's node `index` (0-based), from inside the network."""
+    node = workspace.deployment.nodes[index]
+    return in_network(workspace.network, "-c", "-h", node.name, "-p", str(node.port), *command)
+
+
 def node_ids(workspace: Workspace) -> dict[str, str]:
     return {
         node.name: in_network(workspace.network, "-h", node.name, "-p", str(node.port), "cluster", "myid")
@@ -102,7 +108,8 @@ def node_ids(workspace: Workspace) -> dict[str, str]:
 
 
 def project_containers(project: str) -> list[str]:
-    return sorted(docker("ps", "-aq", "--no-trunc", "--filter", f"label=com.docker.compose.project={project}").stdout.split())
+    listed = docker("ps", "-aq", "--no-trunc", "--filter", f"label=com.docker.compose.project={project}")
+    return sorted(listed.stdout.split())
 
 
 def remove_project(project: str) -> None:
@@ -144,10 +151,9 @@ def test_starting_without_the_password_fails_and_says_why(workspace: Workspace) 
 def test_the_merged_command_alone_forms_the_cluster(workspace: Workspace) -> None:
     started = compose(workspace.app_dir, *MERGED, "up", "-d")
     assert started.returncode == 0, started.stderr
-    first, other = workspace.deployment.nodes[0], workspace.deployment.nodes[3]
-    assert "cluster_state:ok" in in_network(workspace.network, "-h", first.name, "-p", str(first.port), "cluster", "info")
-    assert in_network(workspace.network, "-c", "-h", first.name, "-p", str(first.port), "set", "brief:key", "v1") == "OK"
-    assert in_network(workspace.network, "-c", "-h", other.name, "-p", str(other.port), "get", "brief:key") == "v1"
+    assert "cluster_state:ok" in on_node(workspace, 0, "cluster", "info")
+    assert on_node(workspace, 0, "set", "brief:key", "v1") == "OK"
+    assert on_node(workspace, 3, "get", "brief:key") == "v1"
     # The application keeps its project name: the cluster's containers are in it, under its name.
     names = docker("ps", "--filter", f"label=com.docker.compose.project={APP_PROJECT}", "--format", "{{.Names}}").stdout
     assert f"{APP_PROJECT}-redis-node-1-1" in names.split() and f"{APP_PROJECT}-app-1" in names.split()
@@ -169,18 +175,18 @@ def test_down_with_volumes_needs_no_password(workspace: Workspace) -> None:
     down = compose(workspace.app_dir, *MERGED, "down", "-v", "-t", "5", password=False)
     assert down.returncode == 0, down.stderr
     assert project_containers(APP_PROJECT) == []
-    assert not docker("volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={APP_PROJECT}").stdout.split()
+    volumes = docker("volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={APP_PROJECT}")
+    assert not volumes.stdout.split()
 
 
 def test_the_alone_command_forms_the_cluster_and_up_wait_returns_once_formed(workspace: Workspace) -> None:
     started = compose(workspace.alone_dir, *ALONE, "up", "-d", "--wait", "--wait-timeout", "180")
     try:
         assert started.returncode == 0, started.stderr
-        first, other = workspace.deployment.nodes[0], workspace.deployment.nodes[4]
         # No polling: `up --wait` returned, so the cluster must be formed now.
-        assert "cluster_state:ok" in in_network(workspace.network, "-h", first.name, "-p", str(first.port), "cluster", "info")
-        assert in_network(workspace.network, "-c", "-h", other.name, "-p", str(other.port), "set", "alone", "1") == "OK"
-        assert in_network(workspace.network, "-c", "-h", first.name, "-p", str(first.port), "get", "alone") == "1"
+        assert "cluster_state:ok" in on_node(workspace, 0, "cluster", "info")
+        assert on_node(workspace, 4, "set", "alone", "1") == "OK"
+        assert on_node(workspace, 0, "get", "alone") == "1"
     finally:
         assert compose(workspace.alone_dir, *ALONE, "down", "-v", "-t", "5", password=False).returncode == 0
 
@@ -200,7 +206,4 @@ def test_make_up_recovers_after_the_application_project_removed_the_shared_netwo
     again = run(["bash", "scripts/up.sh", SPEC], timeout=300, env=up_env)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "recreating them, data volumes kept" in again.stdout
-    first_node = workspace.deployment.nodes[0]
-    assert "cluster_state:ok" in in_network(
-        workspace.network, "-h", first_node.name, "-p", str(first_node.port), "cluster", "info"
-    )
+    assert "cluster_state:ok" in on_node(workspace, 0, "cluster", "info")
