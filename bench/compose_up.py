@@ -25,23 +25,14 @@ from pathlib import Path
 
 from bench.up import ROOT, compose_binary, environment, log, run
 from cache_cluster.loader import load_spec_file
-from cache_cluster.plan import INIT_SERVICE, plan
+from cache_cluster.plan import plan
 from cache_cluster.targets.compose import compose_yaml
+from tests.e2e.brief_app import app_compose
 
 SPEC = "tests/e2e/init-stack.yaml"
 APP_PROJECT = "cctest-init-bench"
 PASSWORD = "bench-compose-up-password-0123456789"
-APP_COMPOSE = f"""\
-name: {APP_PROJECT}
-services:
-  app:
-    image: ${{CACHE_CLUSTER_REDIS_IMAGE}}
-    entrypoint: ["sh", "-c", "sleep 600"]
-    networks: [cctest-init]
-    depends_on:
-      {INIT_SERVICE}:
-        condition: service_completed_successfully
-"""
+APP_COMPOSE = app_compose(APP_PROJECT, "cctest-init")
 
 
 def image_env() -> dict[str, str]:

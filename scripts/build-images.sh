@@ -202,6 +202,20 @@ copy_libs() {
   done
 }
 
+# write_nobody_accounts ROOT: /etc/passwd and /etc/group with root (no shell) and nobody, for images that run
+# as nobody (65534).
+write_nobody_accounts() {
+  local root=$1
+  cat >"$root/etc/passwd" <<'PW'
+root:x:0:0:root:/root:/bin/false
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+PW
+  cat >"$root/etc/group" <<'GR'
+root:x:0:
+nogroup:x:65534:
+GR
+}
+
 image_up_to_date() {
   local tag=$1 deb_version=$2 labels
   labels=$(docker image inspect "$tag" --format \
@@ -307,14 +321,7 @@ build_exporter() {
   copy_file "$(readlink -f "$(command -v prometheus-redis-exporter)")" "$root" /usr/bin/prometheus-redis-exporter
   ln -s /usr/bin/prometheus-redis-exporter "$root/redis_exporter"
   copy_libs "$root" "$root/usr/bin/prometheus-redis-exporter"
-  cat >"$root/etc/passwd" <<'PW'
-root:x:0:0:root:/root:/bin/false
-nobody:x:65534:65534:nobody:/nonexistent:/bin/false
-PW
-  cat >"$root/etc/group" <<'GR'
-root:x:0:
-nogroup:x:65534:
-GR
+  write_nobody_accounts "$root"
   import_rootfs "$root" "$EXPORTER_IMAGE" \
     "${COMMON_LABELS[@]}" \
     "LABEL org.opencontainers.image.title=cache-cluster-redis-exporter" \
@@ -371,14 +378,7 @@ build_hook() {
   "$python" -m compileall -q -j 0 -s "$root" -p / "$root$stdlib" "$root$site" >/dev/null ||
     die "compileall failed in the hook image's root"
 
-  cat >"$root/etc/passwd" <<'PW'
-root:x:0:0:root:/root:/bin/false
-nobody:x:65534:65534:nobody:/nonexistent:/bin/false
-PW
-  cat >"$root/etc/group" <<'GR'
-root:x:0:
-nogroup:x:65534:
-GR
+  write_nobody_accounts "$root"
   import_rootfs "$root" "$HOOK_IMAGE" \
     "${COMMON_LABELS[@]}" \
     "LABEL org.opencontainers.image.title=cache-cluster-hook" \

@@ -31,6 +31,7 @@ from cache_cluster.loader import load_spec_file
 from cache_cluster.plan import INIT_SERVICE, DeploymentPlan, plan
 from cache_cluster.targets.compose import compose_yaml
 from tests.conftest import require
+from tests.e2e.brief_app import app_compose
 from tests.e2e.test_compose_stack import ROOT, _compose_binary, _docker_available, _image_env, docker, log, run
 
 pytestmark = pytest.mark.e2e
@@ -39,17 +40,7 @@ SPEC = "tests/e2e/init-stack.yaml"
 APP_PROJECT = "cctest-init-app"
 ALONE_PROJECT = "cctest-init-alone"  # the alone command's project: the name of the directory it runs in
 PASSWORD = "e2e-init-password-0123456789abcdef"
-APP_COMPOSE = f"""\
-name: {APP_PROJECT}
-services:
-  app:
-    image: ${{CACHE_CLUSTER_REDIS_IMAGE}}
-    entrypoint: ["sh", "-c", "sleep 600"]
-    networks: [cctest-init]
-    depends_on:
-      {INIT_SERVICE}:
-        condition: service_completed_successfully
-"""
+APP_COMPOSE = app_compose(APP_PROJECT, "cctest-init")
 
 
 @dataclass(frozen=True)
