@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SPEC ?= Pulumi.dev.yaml
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: up down destroy status test lint typecheck unit integration e2e venv system images compose bench clean
+.PHONY: up down destroy status test lint typecheck unit integration e2e venv system images compose monitoring bench clean
 
 up: venv system images ## Start the local cluster on Docker (Compose v2), initialize and validate it
 	scripts/up.sh "$(SPEC)"
@@ -40,8 +40,11 @@ system:
 images: system
 	scripts/build-images.sh
 
-compose: venv ## Render docker-compose.cache-cluster.yml from the dev stack
+compose: venv monitoring ## Render docker-compose.cache-cluster.yml (and monitoring/) from the dev stack
 	$(VENV)/bin/cache-cluster render compose Pulumi.dev.yaml --output docker-compose.cache-cluster.yml
+
+monitoring: venv ## Render monitoring/ (prometheus.yml, alert rules, dashboard) from the dev stack
+	$(VENV)/bin/cache-cluster render monitoring Pulumi.dev.yaml --output-dir monitoring
 
 bench: venv system images
 	$(PY) -m bench.cli_start

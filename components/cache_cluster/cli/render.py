@@ -55,25 +55,63 @@ def render_compose_command(
         sys.stdout.write(text)
         return
     if check:
-        _check(output, text, _relative(source_path, Path(".")))
+        source = _relative(source_path, Path("."))
+        if not _check(output, text, source, f"cache-cluster render compose {source} --output {output}"):
+            raise typer.Exit(1)
         return
+    _write(output, text)
+    typer.echo(f"wrote {output} ({deployment.spec.name}: {len(deployment.services)} services)", err=True)
+
+
+@app.command("monitoring")
+def render_monitoring_command(
+    file: SpecFile = None,
+    stack: StackOption = None,
+    project_dir: ProjectDir = Path("."),
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", "-o", help="Write prometheus.yml, the rules and the dashboard here.")
+    ] = Path("monitoring"),
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 with a diff when a file is missing or stale.")
+    ] = False,
+) -> None:
+    """Render the monitoring files (prometheus.yml, cache-cluster.rules.yml, dashboard.json) for a cluster spec."""
+    from ..monitoring import monitoring_files
+    from ..monitoring.files import regenerate_command
+
+    spec = resolve_spec(file, stack, project_dir)
+    source = _relative(spec_source(file, stack, project_dir), Path("."))
+    directory = _relative(output_dir, Path("."))
+    files = monitoring_files(spec, source=source, output_dir=directory)
+    if check:
+        regenerate = regenerate_command(source, directory)
+        fresh = [_check(output_dir / name, text, source, regenerate) for name, text in files.items()]
+        if not all(fresh):
+            raise typer.Exit(1)
+        return
+    for name, text in files.items():
+        _write(output_dir / name, text)
+    typer.echo(f"wrote {', '.join(files)} to {directory} ({spec.name})", err=True)
+
+
+def _write(output: Path, text: str) -> None:
+    """Replace `output` whole: a reader never sees half a file."""
     output.parent.mkdir(parents=True, exist_ok=True)
     temporary = output.with_name(f".{output.name}.tmp")
     temporary.write_text(text, encoding="utf-8")
     temporary.replace(output)
-    typer.echo(f"wrote {output} ({deployment.spec.name}: {len(deployment.services)} services)", err=True)
 
 
-def _check(output: Path, expected: str, source: str) -> None:
-    regenerate = f"cache-cluster render compose {source} --output {output}"
+def _check(output: Path, expected: str, source: str, regenerate: str) -> bool:
+    """Whether `output` holds `expected`; if not, say so with a diff and the command that fixes it."""
     try:
         current = output.read_text(encoding="utf-8")
     except FileNotFoundError:
         typer.echo(f"{output} does not exist; fix: run `{regenerate}`", err=True)
-        raise typer.Exit(1) from None
+        return False
     if current == expected:
         typer.echo(f"{output} is up to date", err=True)
-        return
+        return True
     diff = list(
         difflib.unified_diff(
             current.splitlines(keepends=True),
@@ -87,4 +125,4 @@ def _check(output: Path, expected: str, source: str) -> None:
         shown += f"... {len(diff) - MAX_DIFF_LINES} more diff lines\n"
     typer.echo(f"{output} is stale: it differs from what {source} renders; fix: run `{regenerate}`", err=True)
     typer.echo(shown, err=True, nl=False)
-    raise typer.Exit(1)
+    return False
