@@ -8,7 +8,7 @@
     make up  `make up SPEC=...` as a person runs it (the anchor: compose up --wait, init, validate, report)
 
 Each run starts from nothing (`down --volumes` of the project first, not timed); images present. Both use
-tests/e2e/init-stack.yaml (ports 25001+, network cctest-init), one after the other. Prints the median of each
+tests/e2e/init-stack.yaml (ports 25001+, network cctest-init-net), one after the other. Prints the median of each
 over --runs runs (default 3) and the ratio brief / make up. Target: ratio <= 1.
 
 Usage: python -m bench.compose_up [--runs N]
@@ -32,7 +32,7 @@ from tests.e2e.brief_app import app_compose
 SPEC = "tests/e2e/init-stack.yaml"
 APP_PROJECT = "cctest-init-bench"
 PASSWORD = "bench-compose-up-password-0123456789"
-APP_COMPOSE = app_compose(APP_PROJECT, "cctest-init")
+APP_COMPOSE = app_compose(APP_PROJECT, load_spec_file(ROOT / SPEC).network.name)
 
 
 def image_env() -> dict[str, str]:
