@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SPEC ?= Pulumi.dev.yaml
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: up down destroy status test lint typecheck unit integration e2e venv system images compose monitoring bench clean
+.PHONY: up down destroy status test lint typecheck unit integration e2e venv system images compose monitoring policy bench mutation clean
 
 up: venv system images ## Start the local cluster on Docker (Compose v2), initialize and validate it
 	scripts/up.sh "$(SPEC)"
@@ -24,7 +24,7 @@ test: venv system ## Install everything and run every test tier (unit, integrati
 	scripts/test.sh
 
 lint: venv
-	$(VENV)/bin/ruff check components infra tests bench
+	$(VENV)/bin/ruff check components infra tests bench policies
 	$(VENV)/bin/mypy --strict components/cache_cluster
 
 venv: $(VENV)/.installed
@@ -40,6 +40,13 @@ system:
 images: system
 	scripts/build-images.sh
 
+policy: venv ## The policy pack's verdicts on every stack (Pulumi.*.yaml here and in examples/*/), offline
+	@for stack_file in Pulumi.*.yaml examples/*/Pulumi.*.yaml; do \
+	  project=$$(dirname "$$stack_file"); stack=$$(basename "$$stack_file" .yaml); stack=$${stack#Pulumi.}; \
+	  echo "==> policy-check --stack $$stack --project-dir $$project"; \
+	  $(VENV)/bin/cache-cluster policy-check --stack "$$stack" --project-dir "$$project" || exit 1; \
+	done
+
 compose: venv monitoring ## Render docker-compose.cache-cluster.yml (and monitoring/) from the dev stack
 	$(VENV)/bin/cache-cluster render compose Pulumi.dev.yaml --output docker-compose.cache-cluster.yml
 
@@ -50,6 +57,10 @@ bench: venv system images
 	$(PY) -m bench.cli_start
 	$(PY) -m bench.formation
 	$(PY) -m bench.up
+	$(PY) -m bench.failover
+
+mutation: venv ## Mutation testing (mutmut) of hook/decide.py, placement.py and spec.py: a score per module (not in `make test`)
+	$(PY) scripts/mutation.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
