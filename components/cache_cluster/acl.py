@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from .environment import ADMIN_PASSWORD_ENV, PASSWORD_ENV
+from .environment import ADMIN_PASSWORD_ENV, PASSWORD_ENV, secret_file_name
 
 if TYPE_CHECKING:  # the CLI imports the user names at start-up, without pydantic
     from .spec import ClusterSpec
@@ -100,7 +100,7 @@ def secret_env(kind: SecretKind, spec: ClusterSpec) -> str:
 
 def secret_name(kind: SecretKind, spec: ClusterSpec) -> str:
     """The secret's file name (in SECRETS_DIR) and Compose secret name: its variable, lowercase, dashed."""
-    return secret_env(kind, spec).lower().replace("_", "-")
+    return secret_file_name(secret_env(kind, spec))
 
 
 def secret_path(kind: SecretKind, spec: ClusterSpec) -> str:

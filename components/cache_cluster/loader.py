@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .environment import PASSWORD_ENV, SECRETS_STATE_DIR
+from .environment import PASSWORD_ENV, SECRETS_STATE_DIR, secret_file_name
 from .errors import CacheClusterError, Problem, problems_from_validation
 from .spec import DNS_LABEL, ClusterSpec
 
@@ -102,22 +102,48 @@ def stack_file(stack: str, project_dir: Path) -> Path:
     )
 
 
+def generated_secret_file(variable: str, start: Path | None = None) -> Path | None:
+    """The file `make up` (`render secrets`) wrote for `variable` (`.cache-cluster/secrets/<redis-...>`), in
+    `start` (default: cwd) or a parent."""
+    here = (start or Path.cwd()).resolve()
+    relative = Path(SECRETS_STATE_DIR) / secret_file_name(variable)
+    for directory in (here, *here.parents):
+        candidate = directory / relative
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def password_from_env(
     env: Mapping[str, str] | None = None, *, required: bool = True, variable: str = PASSWORD_ENV
 ) -> str | None:
     """A password from the environment variable `variable` (REDIS_PASSWORD: the application user's), checked
-    with the spec's own password rules."""
+    with the spec's own password rules.
+
+    With the process's own environment (`env` None) and `variable` unset, the file `make up` generated for it
+    is used: `.cache-cluster/secrets/<variable, lowercase, dashed>` in the working directory or a parent.
+    """
     source = os.environ if env is None else env
     value = source.get(variable)
+    origin = variable
+    if not value and env is None:
+        found = generated_secret_file(variable)
+        if found is not None:
+            try:
+                value = found.read_text(encoding="utf-8").strip()
+            except OSError as error:
+                raise CacheClusterError(f"cannot read {found}: {error.strerror}; fix: export {variable}") from None
+            origin = str(found)
     if not value:
         if required:
             raise CacheClusterError(
-                f"{variable} is not set; fix: export {variable} (make up keeps it in {SECRETS_STATE_DIR}/)"
+                f"{variable} is not set; fix: export {variable}, or run `make up` here (it writes "
+                f"{SECRETS_STATE_DIR}/{secret_file_name(variable)}, which is read when {variable} is unset)"
             )
         return None
     try:
         ClusterSpec.model_validate({"auth": {"password": value}})
     except ValidationError as error:
-        problems = [Problem(variable, problem.message) for problem in problems_from_validation(error)]
-        raise CacheClusterError(f"{variable} is not an acceptable password", problems) from None
+        problems = [Problem(origin, problem.message) for problem in problems_from_validation(error)]
+        raise CacheClusterError(f"{origin} is not an acceptable password", problems) from None
     return value

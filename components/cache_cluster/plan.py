@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+import yaml
+
 from . import acl, conf
 from .acl import SecretKind
 from .contract import EnvContract, env_contract
@@ -19,9 +21,9 @@ from .monitoring.targets import scrape_targets
 from .placement import SlotRange, assign_replicas, even_slot_ranges
 from .spec import BUS_PORT_OFFSET, WILDCARD_ADDRESSES, ClusterSpec
 
-Role = Literal["cluster-node", "fallback-primary", "fallback-replica", "sentinel", "exporter", "prometheus"]
+Role = Literal["cluster-node", "fallback-primary", "fallback-replica", "sentinel", "exporter", "prometheus", "init"]
 # Which image a service runs; each is overridable on its own (Compose: CACHE_CLUSTER_<KIND>_IMAGE).
-ImageKind = Literal["redis", "exporter", "prometheus"]
+ImageKind = Literal["redis", "exporter", "prometheus", "hook"]
 # Upstream redis images run Redis as uid/gid 999; the offline images built here use the same ids.
 REDIS_USER = "999:999"
 NOBODY_USER = "65534:65534"
@@ -100,7 +102,9 @@ class HealthCheck:
 @dataclass(frozen=True)
 class Dependency:
     service: str
-    condition: Literal["service_started", "service_healthy"]
+    condition: Literal["service_started", "service_healthy", "service_completed_successfully"]
+    # False: the dependant starts even when the dependency failed (Compose's `required: false`).
+    required: bool = True
 
 
 @dataclass(frozen=True)
@@ -135,11 +139,27 @@ class ServicePlan:
     def image_kind(self) -> ImageKind:
         if self.role in ("exporter", "prometheus"):
             return self.role
+        if self.role == "init":
+            return "hook"
         return "redis"
 
     def file_mode(self, path: str) -> int:
         """The mode of one of `files`: executable when the service runs it as its entrypoint."""
         return SCRIPT_FILE_MODE if path in self.entrypoint else CONFIG_FILE_MODE
+
+
+@dataclass(frozen=True)
+class InitPlan:
+    """The post-deploy hook as a one-shot container on the cluster's network (`cache-cluster init`).
+
+    Kept apart from `DeploymentPlan.services` (the long-running servers): it runs once per deployment, exits,
+    and is not restarted. `awaited_by` are services that start only after it finished (successfully or not):
+    a one-shot service nobody waits for is "ready" for `docker-compose up --wait` as soon as it runs, so the
+    exporter waiting for it makes `up --wait` return once the cluster is formed.
+    """
+
+    service: ServicePlan
+    awaited_by: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -149,6 +169,7 @@ class DeploymentPlan:
     services: tuple[ServicePlan, ...]
     contract: EnvContract
     exporter_targets: tuple[str, ...]
+    init: InitPlan | None = None
 
     @property
     def masters(self) -> tuple[NodePlan, ...]:
@@ -405,12 +426,64 @@ def _prometheus_service(spec: ClusterSpec) -> ServicePlan:
     )
 
 
+INIT_SERVICE = "cache-cluster-init"
+HOOK_SPEC_PATH = f"{conf.CONFIG_DIR}/cluster.yaml"
+# The hook's deadline inside the container; it waits for every server itself (progress in its log).
+HOOK_TIMEOUT_S = 120
+
+
+def hook_spec_text(spec: ClusterSpec) -> str:
+    """The spec as the hook reads it from a file: every field but the password, which only a secret file holds."""
+    data = spec.model_dump(mode="json", exclude={"auth": {"password"}})
+    return yaml.safe_dump(data, sort_keys=True, default_flow_style=False)
+
+
+def plan_init(spec: ClusterSpec, services: tuple[ServicePlan, ...]) -> InitPlan:
+    """`cache-cluster init` in a container: dials every server by its announced name inside the network, signed
+    in as the admin user with the password from its secret file (never from the environment)."""
+    servers = tuple(service for service in services if service.role not in ("exporter", "prometheus"))
+    admin_password = acl.secret_path(acl.ADMIN_USER, spec)
+    service = ServicePlan(
+        name=INIT_SERVICE,
+        role="init",
+        image=spec.images.hook,
+        entrypoint=("cache-cluster",),
+        command=(
+            "init",
+            HOOK_SPEC_PATH,
+            "--via",
+            "direct",
+            "--password-file",
+            admin_password,
+            "--timeout",
+            str(HOOK_TIMEOUT_S),
+        ),
+        env={},
+        secret_files={admin_password: acl.ADMIN_USER},
+        ports=(),
+        volumes=(),
+        files={HOOK_SPEC_PATH: hook_spec_text(spec)},
+        healthcheck=None,
+        # Started, not healthy: the hook waits for each server itself (deadline, progress), and it fails at
+        # once with its own message when the password is missing instead of behind a health-check timeout.
+        depends_on=tuple(Dependency(server.name, "service_started") for server in servers),
+        memory_mb=256,
+        user=NOBODY_USER,  # as in the Dockerfile and the offline build
+        restart="no",
+        aliases=(INIT_SERVICE,),
+    )
+    awaited_by = tuple(other.name for other in services if other.role == "exporter")
+    return InitPlan(service=service, awaited_by=awaited_by)
+
+
 def plan(spec: ClusterSpec) -> DeploymentPlan:
     nodes = plan_nodes(spec)
+    services = plan_services(spec, nodes)
     return DeploymentPlan(
         spec=spec,
         nodes=nodes,
-        services=plan_services(spec, nodes),
+        services=services,
         contract=env_contract(spec),
         exporter_targets=exporter_targets(spec) if spec.exporter.enabled else (),
+        init=plan_init(spec, services),
     )

@@ -156,7 +156,8 @@ def render_secrets_command(
     generated = 0
     for kind in acl.password_kinds(spec):
         variable = acl.secret_env(kind, spec)
-        from_env = password_from_env(required=False, variable=variable)
+        # The environment alone (not the fallback to the secret files): the files are this command's own.
+        from_env = password_from_env(dict(os.environ), required=False, variable=variable)
         if from_env is not None:
             passwords[kind] = from_env
             continue

@@ -12,12 +12,14 @@ SPEC = str(PROJECT_DIR / "tests" / "e2e" / "drill-stack.yaml")
 
 
 @pytest.fixture(scope="module")
-def runs() -> dict[str, subprocess.CompletedProcess[str]]:
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.CompletedProcess[str]]:
+    # Run from a directory without a `make up` in it: its .cache-cluster/secrets would stand in for the variables.
+    elsewhere = tmp_path_factory.mktemp("no-make-up")
     return run_cli_many(
         {
             "help": Invocation(["drill", "--help"]),
             "unknown": Invocation(["drill", "kill-everything", SPEC], env={"REDIS_ADMIN_PASSWORD": "x" * 20}),
-            "no-password": Invocation(["drill", "kill-master", SPEC]),
+            "no-password": Invocation(["drill", "kill-master", SPEC], cwd=elsewhere),
             "init-help": Invocation(["init", "--help"]),
             "validate-help": Invocation(["validate", "--help"]),
         }

@@ -3,6 +3,8 @@ no password echoed). The rotation itself runs on real servers in tests/integrati
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.unit.clirun import PROJECT_DIR, run_cli
 
 SPEC = str(PROJECT_DIR / "Pulumi.dev.yaml")
@@ -26,7 +28,8 @@ def test_the_new_password_must_be_given_and_acceptable() -> None:
     assert "weak pass" not in weak.stdout + weak.stderr
 
 
-def test_the_admin_password_is_required() -> None:
-    result = run_cli("rotate-password", SPEC, env={"REDIS_NEW_PASSWORD": "New-password.0123456789"})
+def test_the_admin_password_is_required(tmp_path: Path) -> None:
+    # Run where no `make up` left .cache-cluster/secrets/redis-admin-password (it stands in for the variable).
+    result = run_cli("rotate-password", SPEC, env={"REDIS_NEW_PASSWORD": "New-password.0123456789"}, cwd=tmp_path)
     assert result.returncode == 2
     assert "REDIS_ADMIN_PASSWORD is not set" in result.stderr
