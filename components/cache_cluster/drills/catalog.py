@@ -110,6 +110,8 @@ class Drill:
             stall_on_healthy_masters_s=_round(summary.stall_s),
             confirmed_lost=lost,
             errors=", ".join(f"{k} x{v}" for k, v in sorted(summary.errors.items())) or None,
+            retried=summary.retries,
+            retried_on=", ".join(f"{k} x{v}" for k, v in sorted((summary.retried_on or {}).items())) or None,
         )
         self.result.check(
             "no-confirmed-write-lost", lost == 0, f"{lost} of {len(confirmed)} writes confirmed by WAIT 1 are missing"
