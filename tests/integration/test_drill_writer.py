@@ -11,8 +11,10 @@ from __future__ import annotations
 import threading
 import time
 
+from cache_cluster.drills.catalog import Drill, _sentinels_view
 from cache_cluster.drills.cluster import Cluster
 from cache_cluster.drills.measure import summarize
+from cache_cluster.drills.result import DrillResult
 from cache_cluster.drills.writer import ShardWriter
 from cache_cluster.hook import run_init
 from cache_cluster.hook.endpoints import Endpoint
@@ -65,3 +67,22 @@ def test_writer_retries_role_change_replies_and_fails_no_write(clusters: Cluster
     retried = {write.message.split(" ")[0] for write in writes if write.retries}
     assert retried <= {"UNBLOCKED", "WAIT"}, retried
     assert all(write.retries <= 1 for write in writes)
+
+
+def test_sentinels_view_says_what_each_sentinel_thinks_of_a_fallback_node(clusters: Clusters) -> None:
+    """The diagnosis kill-fallback-primary adds when the old primary does not come back as a replica in time."""
+    targets = clusters.make(start=False).targets()
+    assert targets.fallback_primary and targets.fallback_replica and targets.sentinel_master_name
+    drill = Drill(Cluster(targets, clusters.password), None, 1.0, 5.0, lambda _: None, DrillResult("d", "t"))  # type: ignore[arg-type]
+    name = targets.sentinel_master_name
+    wait_until(
+        lambda: "flags slave" in _sentinels_view(drill, name, targets.fallback_replica),  # type: ignore[arg-type]
+        timeout=30,
+        what="the sentinels to list the fallback replica",
+    )
+    replica_view = _sentinels_view(drill, name, targets.fallback_replica)
+    assert replica_view.startswith(f"{targets.fallback_replica.name}: role slave, master_host ")
+    assert replica_view.count("tilt 0, ") == len(targets.sentinels) == 3
+    primary_view = _sentinels_view(drill, name, targets.fallback_primary)
+    assert primary_view.startswith(f"{targets.fallback_primary.name}: role master, master_host None")
+    assert primary_view.count(f"{targets.fallback_primary.name} not among its replicas") == 3
