@@ -307,6 +307,9 @@ class Network(_Strict):
 
 class Kubernetes(_Strict):
     namespace: DnsLabel = "cache"
+    cluster_domain: str = Field(
+        "cluster.local", pattern=r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", description="The cluster's DNS domain."
+    )
     storage_class: str | None = None
     topology_key: str = "kubernetes.io/hostname"
     pod_disruption_max_unavailable: int = Field(1, ge=1)
