@@ -195,6 +195,18 @@ def _published(spec: ClusterSpec, port: int) -> tuple[PortMapping, ...]:
     return (PortMapping(spec.network.publish_address, port, port),)
 
 
+def secret_variable(spec: ClusterSpec, kind: SecretKind) -> str:
+    """The variable (and Kubernetes Secret key) that holds the secret of this kind ("password", "acl:<user>")."""
+    if kind == "password":
+        return PASSWORD_ENV
+    if kind.startswith("acl:"):
+        user_name = kind.removeprefix("acl:")
+        for user in spec.auth.acl_users:
+            if user.name == user_name:
+                return user.password_env
+    raise ValueError(f"unknown secret kind {kind!r}")
+
+
 def _secret_env(spec: ClusterSpec, *, acl: bool) -> dict[str, SecretKind]:
     secrets: dict[str, SecretKind] = {PASSWORD_ENV: "password", "REDISCLI_AUTH": "password"}
     if acl:
