@@ -95,3 +95,69 @@ def _check(output: Path, expected: str, source: str) -> None:
     typer.echo(f"{output} is stale: it differs from what {source} renders; fix: run `{regenerate}`", err=True)
     typer.echo(shown, err=True, nl=False)
     raise typer.Exit(1)
+
+
+@app.command("kubernetes")
+def render_kubernetes_command(
+    file: SpecFile = None,
+    stack: StackOption = None,
+    project_dir: ProjectDir = Path("."),
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory to write the manifests into.")] = Path(
+        "kubernetes"
+    ),
+    existing_secret: Annotated[
+        str | None,
+        typer.Option(
+            "--existing-secret",
+            help="Use this existing Secret (keys REDIS_PASSWORD, REDIS_ACL_<USER>_PASSWORD) instead of a "
+            "secretGenerator reading auth.env.",
+        ),
+    ] = None,
+    hook_image: Annotated[
+        str | None,
+        typer.Option("--hook-image", help="The hook Job's image (default: $CACHE_CLUSTER_HOOK_IMAGE, else "
+                     "cache-cluster/hook:<version>)."),
+    ] = None,
+    namespace: Annotated[
+        bool, typer.Option("--namespace/--no-namespace", help="Include the Namespace object.")
+    ] = True,
+    service_monitor: Annotated[
+        bool, typer.Option("--service-monitor", help="Add a Prometheus Operator ServiceMonitor for the exporter.")
+    ] = False,
+) -> None:
+    """Render the Kubernetes manifests and a kustomization.yaml (kubectl apply -k, Argo CD, Flux).
+
+    No secret value is written: the Secret comes from a secretGenerator reading auth.env (git-ignored, you
+    write it), or from an existing Secret (--existing-secret).
+    """
+    from ..plan import plan
+    from ..targets.kubernetes_manifests import DEFAULT_HOOK_IMAGE, KubernetesOptions, render_files
+
+    spec = resolve_spec(file, stack, project_dir)
+    if spec.target != "kubernetes":
+        raise CacheClusterError(
+            f"{spec_source(file, stack, project_dir)} has target {spec.target!r}; fix: set target: kubernetes "
+            "in the spec (the Kubernetes manifests use the cluster's DNS names and one port per role)"
+        )
+    options = KubernetesOptions(
+        hook_image=hook_image or os.environ.get("CACHE_CLUSTER_HOOK_IMAGE") or DEFAULT_HOOK_IMAGE,
+        secret_name=existing_secret,
+        create_namespace=namespace,
+        service_monitor=service_monitor,
+    )
+    source = _relative(spec_source(file, stack, project_dir), output)
+    files = render_files(plan(spec), options, source=source, generate_secret=existing_secret is None)
+    output.mkdir(parents=True, exist_ok=True)
+    stale = [
+        path
+        for path in output.glob("*.yaml")
+        if path.name not in files and path.read_text(encoding="utf-8").startswith("# Rendered by cache-cluster")
+    ]
+    for path in stale:
+        path.unlink()
+    for name, text in files.items():
+        temporary = output / f".{name}.tmp"
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(output / name)
+    removed = f", removed {len(stale)} stale" if stale else ""
+    typer.echo(f"wrote {len(files)} files to {output}{removed} ({spec.name}: kubectl apply -k {output})", err=True)

@@ -31,6 +31,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 from .. import __version__, addresses, conf
 from ..environment import PASSWORD_ENV
 from ..plan import CONFIG_FILE_MODE, ENTRYPOINT_PATH, DeploymentPlan, Role, ServicePlan, secret_variable
@@ -834,3 +836,71 @@ def manifests(deployment: DeploymentPlan, options: KubernetesOptions, *, with_se
     objects += network_policies(spec) if spec.kubernetes.network_policy else []
     objects += [service_monitor(deployment, options)] if options.service_monitor and spec.exporter.enabled else []
     return [*objects, hook[2]]
+
+
+# ------------------------------------------------------------------------------------- files for GitOps users
+
+RENDER_HEADER = "# Rendered by cache-cluster from {source}. Do not edit: change the spec and render again.\n"
+SECRET_ENV_FILE = "auth.env"
+
+
+class _LiteralDumper(yaml.SafeDumper):
+    """Multi-line strings (the config files in ConfigMaps) as YAML literal blocks, readable in reviews."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # objects share selector dicts; each file spells them out
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_LiteralDumper.add_representer(str, _represent_str)
+
+
+def to_yaml(manifest: Manifest) -> str:
+    return yaml.dump(manifest, Dumper=_LiteralDumper, sort_keys=False, width=120)
+
+
+def file_name(manifest: Manifest) -> str:
+    return f"{manifest['kind'].lower()}-{manifest['metadata']['name']}.yaml"
+
+
+def render_files(
+    deployment: DeploymentPlan, options: KubernetesOptions, *, source: str, generate_secret: bool
+) -> dict[str, str]:
+    """File name -> text: one file per object, a kustomization.yaml, and for the Secret either a generator
+    reading `auth.env` (written by the user, never by this function, and git-ignored) or, with
+    `generate_secret=False`, a reference to the existing Secret `options.secret_name`."""
+    spec = deployment.spec
+    header = RENDER_HEADER.format(source=source)
+    objects = manifests(deployment, options, with_secret=False)
+    files = {file_name(manifest): header + to_yaml(manifest) for manifest in objects}
+    kustomization: Manifest = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": list(files),
+    }
+    keys = secret_keys(deployment)
+    if generate_secret:
+        kustomization["secretGenerator"] = [
+            {
+                "name": secret_name(spec, options),
+                "namespace": spec.kubernetes.namespace,
+                "envs": [SECRET_ENV_FILE],
+                "options": {"labels": labels(spec, "auth")},
+            }
+        ]
+        files[f"{SECRET_ENV_FILE}.example"] = (
+            f"# Copy to {SECRET_ENV_FILE} (git-ignored) and fill in; kustomize turns it into the Secret "
+            f"{secret_name(spec, options)}.\n" + "".join(f"{key}=\n" for key in keys)
+        )
+        files[".gitignore"] = f"{SECRET_ENV_FILE}\n"
+        secret_note = f"# The Secret comes from {SECRET_ENV_FILE} (secretGenerator); see {SECRET_ENV_FILE}.example.\n"
+    else:
+        secret_note = (
+            f"# The pods read the existing Secret {secret_name(spec, options)!r} (keys: {', '.join(keys)}).\n"
+        )
+    files["kustomization.yaml"] = header + secret_note + to_yaml(kustomization)
+    return files
