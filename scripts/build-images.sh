@@ -20,10 +20,21 @@
 #       upstream oliver006/redis_exporter image), ENTRYPOINT the exporter,
 #       USER nobody.
 #
+#   cache-cluster/hook:<package version>-debian
+#       this package and its CLI (`cache-cluster init ...`, the post-deploy
+#       hook): Debian's python3 (the interpreter, its shared libraries and the
+#       standard library without tests, GUI, build and packaging modules) and
+#       the package with its dependencies installed from the wheels pip finds
+#       here (`pip install --target`), byte-compiled at build time so a start
+#       compiles nothing. ENTRYPOINT cache-cluster, USER nobody. The registry
+#       equivalent is the repository's Dockerfile. Rebuilt when the package's
+#       sources (components/, pyproject.toml) change.
+#
 # The tags are written to scripts/images.env (KEY=VALUE lines, usable with
 # Makefile `include` and shell `set -a; . scripts/images.env`):
 #   CACHE_CLUSTER_REDIS_IMAGE=...
 #   CACHE_CLUSTER_EXPORTER_IMAGE=...
+#   CACHE_CLUSTER_HOOK_IMAGE=...
 #
 # An image is not rebuilt when its tag exists and was built by this same
 # version of the script from the same Debian package versions (labels), unless
@@ -34,10 +45,13 @@
 #   --env-only  only compute the tags and write scripts/images.env
 # Env: CACHE_CLUSTER_IMAGES_ENV  path of the env file (default scripts/images.env)
 #      BUILD_LOCK_TIMEOUT        seconds to wait for a concurrent build (default 300)
+#      PYTHON                    the Python whose pip installs the hook's wheels (default .venv/bin/python)
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SCRIPT_PATH="$SCRIPT_DIR/$(basename "${BASH_SOURCE[0]}")"
+REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+PIP_PYTHON=${PYTHON:-$REPO_ROOT/.venv/bin/python}
 ENV_FILE=${CACHE_CLUSTER_IMAGES_ENV:-$SCRIPT_DIR/images.env}
 LOCK_TIMEOUT=${BUILD_LOCK_TIMEOUT:-300}
 
@@ -78,8 +92,16 @@ REDIS_DEB_VERSION=$(pkg_version redis-server)
 EXPORTER_DEB_VERSION=$(pkg_version prometheus-redis-exporter)
 REDIS_VERSION=$(upstream_version "$REDIS_DEB_VERSION")
 EXPORTER_VERSION=$(upstream_version "$EXPORTER_DEB_VERSION")
+PYTHON_DEB_VERSION=$(pkg_version python3-minimal)
+PACKAGE_VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$REPO_ROOT/pyproject.toml" | head -n1)
+[[ -n $PACKAGE_VERSION ]] || die "no version = \"...\" in $REPO_ROOT/pyproject.toml"
+# The hook image holds the package's sources: a change to them is a new image (like a new Debian package).
+SOURCE_HASH=$(cd "$REPO_ROOT" && find components pyproject.toml -type f \( -name '*.py' -o -name '*.toml' -o -name py.typed \) \
+  -not -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 REDIS_IMAGE="cache-cluster/redis:${REDIS_VERSION}-debian"
 EXPORTER_IMAGE="cache-cluster/redis-exporter:${EXPORTER_VERSION}-debian"
+HOOK_IMAGE="cache-cluster/hook:${PACKAGE_VERSION}-debian"
+HOOK_BUILD_INPUTS="python3=$PYTHON_DEB_VERSION;sources=$SOURCE_HASH"
 # Changing this script changes the recipe label, which triggers a rebuild.
 RECIPE=$(sha256sum "$SCRIPT_PATH" | cut -c1-16)
 
@@ -90,6 +112,7 @@ write_env_file() {
     echo "# Written by scripts/build-images.sh; image tags of the locally built images."
     echo "CACHE_CLUSTER_REDIS_IMAGE=$REDIS_IMAGE"
     echo "CACHE_CLUSTER_EXPORTER_IMAGE=$EXPORTER_IMAGE"
+    echo "CACHE_CLUSTER_HOOK_IMAGE=$HOOK_IMAGE"
   } >"$tmp"
   chmod 0644 "$tmp"
   mv -f "$tmp" "$ENV_FILE"
@@ -98,6 +121,7 @@ write_env_file() {
 print_tags() {
   echo "CACHE_CLUSTER_REDIS_IMAGE=$REDIS_IMAGE"
   echo "CACHE_CLUSTER_EXPORTER_IMAGE=$EXPORTER_IMAGE"
+  echo "CACHE_CLUSTER_HOOK_IMAGE=$HOOK_IMAGE"
 }
 
 if [[ $ENV_ONLY -eq 1 ]]; then
@@ -111,6 +135,8 @@ fi
 for tool in docker tar ldd sha256sum flock busybox dash redis-server redis-cli prometheus-redis-exporter; do
   command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found; run scripts/install-system.sh"
 done
+[[ -x /usr/bin/python3 ]] || die "Debian's /usr/bin/python3 not found; run scripts/install-system.sh"
+[[ -x $PIP_PYTHON ]] || die "no Python at $PIP_PYTHON to install the hook image's wheels; run 'make venv' (or set PYTHON)"
 timeout 20 docker info >/dev/null 2>&1 || die "docker daemon not answering; run scripts/start-dockerd.sh"
 
 # Serialise concurrent runs (e.g. make and the e2e tests at the same time).
@@ -301,6 +327,69 @@ GR
   rm -rf "$root"
 }
 
+# ------------------------------------------------------------- hook image ---
+# Standard library parts the CLI never imports: tests, GUI, build/packaging tools, databases.
+STDLIB_SKIP=(test idlelib tkinter turtledemo ensurepip lib2to3 pydoc_data distutils venv sqlite3 dbm curses
+  "config-3.*" __pycache__ EXTERNALLY-MANAGED)
+DYNLOAD_SKIP=("_tkinter*" "_sqlite3*" "_curses*" "_dbm*" "_gdbm*" "_test*" "xx*" "_xx*" "_ctypes_test*" "_nis*" "readline*")
+
+build_hook() {
+  local root=$WORK/hook python version stdlib
+  new_rootfs "$root"
+  # Debian's interpreter, not whatever `python3` is first on PATH (pyenv shims, a venv).
+  python=$(readlink -f /usr/bin/python3)
+  version=$(basename "$python") # python3.11
+  stdlib=/usr/lib/$version
+  copy_file "$python" "$root" "/usr/bin/$version"
+  ln -s "$version" "$root/usr/bin/python3"
+
+  local excludes=() pattern
+  for pattern in "${STDLIB_SKIP[@]}"; do excludes+=(--exclude="./$pattern" --exclude="*/$pattern"); done
+  for pattern in "${DYNLOAD_SKIP[@]}"; do excludes+=(--exclude="./lib-dynload/$pattern"); done
+  mkdir -p "$root$stdlib"
+  tar -C "$stdlib" "${excludes[@]}" -cf - . | tar -C "$root$stdlib" -xf -
+  copy_libs "$root" "$root/usr/bin/$version" "$root$stdlib"/lib-dynload/*.so
+
+  # The package and its runtime dependencies only (no Pulumi, no test tools), where Debian's python3 looks.
+  local site=/usr/lib/python3/dist-packages
+  "$PIP_PYTHON" -m pip install --quiet --disable-pip-version-check --no-compile --no-warn-script-location \
+    --target "$root$site" "$REPO_ROOT" >"$WORK/pip.log" 2>&1 || die "pip install of the hook failed: $(tail -n 20 "$WORK/pip.log")"
+  rm -rf "$root$site/bin"
+  local extensions=()
+  mapfile -t extensions < <(find "$root$site" -name '*.so' -type f)
+  [[ ${#extensions[@]} -eq 0 ]] || copy_libs "$root" "${extensions[@]}"
+  find "$root$site" -depth -type d \( -name __pycache__ -o -name tests \) -exec rm -rf {} +
+  printf '%s\n' "#!/usr/bin/$version" "from cache_cluster.cli import main" "raise SystemExit(main())" \
+    >"$root/usr/bin/cache-cluster"
+  chmod 0755 "$root/usr/bin/cache-cluster"
+  # Compiled now, with the image's own paths in the .pyc files: nobody (the user) cannot write them later.
+  "$python" -m compileall -q -j 0 -s "$root" -p / "$root$stdlib" "$root$site" >/dev/null ||
+    die "compileall failed in the hook image's root"
+
+  cat >"$root/etc/passwd" <<'PW'
+root:x:0:0:root:/root:/bin/false
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+PW
+  cat >"$root/etc/group" <<'GR'
+root:x:0:
+nogroup:x:65534:
+GR
+  import_rootfs "$root" "$HOOK_IMAGE" \
+    "${COMMON_LABELS[@]}" \
+    "LABEL org.opencontainers.image.title=cache-cluster-hook" \
+    "LABEL org.opencontainers.image.version=$PACKAGE_VERSION" \
+    "LABEL cache-cluster.debian-package-version=$HOOK_BUILD_INPUTS" \
+    "ENV $BASE_PATH" \
+    "ENV PYTHONDONTWRITEBYTECODE=1" \
+    "ENV PYTHONUNBUFFERED=1" \
+    "ENV HOME=/tmp" \
+    "WORKDIR /tmp" \
+    "USER 65534:65534" \
+    'ENTRYPOINT ["cache-cluster"]' \
+    'CMD ["--help"]'
+  rm -rf "$root"
+}
+
 # ------------------------------------------------------------------- main ---
 smoke_test() {
   local tag=$1
@@ -336,6 +425,7 @@ build_one() {
 total_start=$SECONDS
 build_one "$REDIS_IMAGE" "$REDIS_DEB_VERSION" build_redis redis-server --version
 build_one "$EXPORTER_IMAGE" "$EXPORTER_DEB_VERSION" build_exporter --version
+build_one "$HOOK_IMAGE" "$HOOK_BUILD_INPUTS" build_hook check-config --help
 write_env_file
 log "done in $((SECONDS - total_start))s; wrote $ENV_FILE"
 print_tags

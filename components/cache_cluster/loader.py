@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .environment import PASSWORD_ENV
+from .environment import PASSWORD_ENV, PASSWORD_FILE
 from .errors import CacheClusterError, Problem, problems_from_validation
 from .spec import ClusterSpec
 
@@ -84,19 +84,43 @@ def stack_file(stack: str, project_dir: Path) -> Path:
     )
 
 
+def generated_password_file(start: Path | None = None) -> Path | None:
+    """The password file `make up` generated (`.cache-cluster/password`) in `start` (default: cwd) or above."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / PASSWORD_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def password_from_env(env: Mapping[str, str] | None = None, *, required: bool = True) -> str | None:
-    """The shared password from REDIS_PASSWORD, checked with the spec's own password rules."""
+    """The shared password from REDIS_PASSWORD, checked with the spec's own password rules.
+
+    With the process's own environment (`env` None) and REDIS_PASSWORD unset, the password `make up` generated
+    is used: `.cache-cluster/password` in the working directory or a parent.
+    """
     source = os.environ if env is None else env
     value = source.get(PASSWORD_ENV)
+    origin = PASSWORD_ENV
+    if not value and env is None:
+        found = generated_password_file()
+        if found is not None:
+            try:
+                value = found.read_text(encoding="utf-8").strip()
+            except OSError as error:
+                raise CacheClusterError(f"cannot read {found}: {error.strerror}; fix: export {PASSWORD_ENV}") from None
+            origin = str(found)
     if not value:
         if required:
             raise CacheClusterError(
-                f"{PASSWORD_ENV} is not set; fix: export {PASSWORD_ENV} (make up writes it to .cache-cluster/password)"
+                f"{PASSWORD_ENV} is not set; fix: export {PASSWORD_ENV}, or run `make up` here "
+                f"(it writes {PASSWORD_FILE}, which is read when {PASSWORD_ENV} is unset)"
             )
         return None
     try:
         ClusterSpec.model_validate({"auth": {"password": value}})
     except ValidationError as error:
-        problems = [Problem(PASSWORD_ENV, problem.message) for problem in problems_from_validation(error)]
-        raise CacheClusterError(f"{PASSWORD_ENV} is not an acceptable password", problems) from None
+        problems = [Problem(origin, problem.message) for problem in problems_from_validation(error)]
+        raise CacheClusterError(f"{origin} is not an acceptable password", problems) from None
     return value

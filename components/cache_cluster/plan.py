@@ -10,13 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+import yaml
+
 from . import addresses, conf
 from .contract import EnvContract, env_contract
 from .environment import PASSWORD_ENV
 from .placement import SlotRange, assign_replicas, even_slot_ranges
 from .spec import BUS_PORT_OFFSET, WILDCARD_ADDRESSES, ClusterSpec
 
-Role = Literal["cluster-node", "fallback-primary", "fallback-replica", "sentinel", "exporter"]
+Role = Literal["cluster-node", "fallback-primary", "fallback-replica", "sentinel", "exporter", "init"]
 # Upstream redis images run Redis as uid/gid 999; the offline images built here use the same ids.
 REDIS_USER = "999:999"
 ENTRYPOINT_PATH = f"{conf.CONFIG_DIR}/entrypoint.sh"
@@ -93,7 +95,9 @@ class HealthCheck:
 @dataclass(frozen=True)
 class Dependency:
     service: str
-    condition: Literal["service_started", "service_healthy"]
+    condition: Literal["service_started", "service_healthy", "service_completed_successfully"]
+    # False: the dependant starts even when the dependency failed (Compose's `required: false`).
+    required: bool = True
 
 
 @dataclass(frozen=True)
@@ -127,12 +131,27 @@ class ServicePlan:
 
 
 @dataclass(frozen=True)
+class InitPlan:
+    """The post-deploy hook as a one-shot container on the cluster's network (`cache-cluster init`).
+
+    Kept apart from `DeploymentPlan.services` (the long-running servers): it runs once per deployment, exits,
+    and is not restarted. `awaited_by` are services that start only after it finished (successfully or not):
+    a one-shot service nobody waits for is "ready" for `docker-compose up --wait` as soon as it runs, so the
+    exporter waiting for it makes `up --wait` return once the cluster is formed.
+    """
+
+    service: ServicePlan
+    awaited_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class DeploymentPlan:
     spec: ClusterSpec
     nodes: tuple[NodePlan, ...]
     services: tuple[ServicePlan, ...]
     contract: EnvContract
     exporter_targets: tuple[str, ...]
+    init: InitPlan | None = None
 
     @property
     def masters(self) -> tuple[NodePlan, ...]:
@@ -363,12 +382,55 @@ def _exporter_service(spec: ClusterSpec, depends_on: tuple[Dependency, ...]) -> 
     )
 
 
+INIT_SERVICE = "cache-cluster-init"
+HOOK_SPEC_PATH = f"{conf.CONFIG_DIR}/cluster.yaml"
+# The hook's deadline inside the container; it waits for every server itself (progress in its log).
+HOOK_TIMEOUT_S = 120
+# The hook image's unprivileged user (`nobody`, as in the Dockerfile and the offline build).
+HOOK_USER = "65534:65534"
+
+
+def hook_spec_text(spec: ClusterSpec) -> str:
+    """The spec as the hook reads it from a file: every field but the password, which only the environment holds."""
+    data = spec.model_dump(mode="json", exclude={"auth": {"password"}})
+    return yaml.safe_dump(data, sort_keys=True, default_flow_style=False)
+
+
+def plan_init(spec: ClusterSpec, services: tuple[ServicePlan, ...]) -> InitPlan:
+    """`cache-cluster init` in a container: dials every server by its announced name inside the network."""
+    servers = tuple(service for service in services if service.role != "exporter")
+    service = ServicePlan(
+        name=INIT_SERVICE,
+        role="init",
+        image=spec.images.hook,
+        entrypoint=("cache-cluster",),
+        command=("init", HOOK_SPEC_PATH, "--via", "direct", "--timeout", str(HOOK_TIMEOUT_S)),
+        env={},
+        secret_env={PASSWORD_ENV: "password"},
+        ports=(),
+        volumes=(),
+        files={HOOK_SPEC_PATH: hook_spec_text(spec)},
+        healthcheck=None,
+        # Started, not healthy: the hook waits for each server itself (deadline, progress), and it fails at
+        # once with its own message when the password is missing instead of behind a health-check timeout.
+        depends_on=tuple(Dependency(server.name, "service_started") for server in servers),
+        memory_mb=256,
+        user=HOOK_USER,
+        restart="no",
+        aliases=(INIT_SERVICE,),
+    )
+    awaited_by = tuple(other.name for other in services if other.role == "exporter")
+    return InitPlan(service=service, awaited_by=awaited_by)
+
+
 def plan(spec: ClusterSpec) -> DeploymentPlan:
     nodes = plan_nodes(spec)
+    services = plan_services(spec, nodes)
     return DeploymentPlan(
         spec=spec,
         nodes=nodes,
-        services=plan_services(spec, nodes),
+        services=services,
         contract=env_contract(spec),
         exporter_targets=exporter_targets(spec, nodes) if spec.exporter.enabled else (),
+        init=plan_init(spec, services),
     )

@@ -70,8 +70,10 @@ class Images(_Strict):
 
     redis: str = "redis:7.2.5"
     exporter: str = "oliver006/redis_exporter:v1.62.0"
+    # This package and its CLI (the repository's Dockerfile); runs the post-deploy hook inside the network.
+    hook: str = "cache-cluster/hook:0.1.0"
 
-    _pinned = field_validator("redis", "exporter")(_check_image_reference)
+    _pinned = field_validator("redis", "exporter", "hook")(_check_image_reference)
 
 
 class Topology(_Strict):

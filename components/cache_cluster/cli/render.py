@@ -115,8 +115,10 @@ def render_kubernetes_command(
     ] = None,
     hook_image: Annotated[
         str | None,
-        typer.Option("--hook-image", help="The hook Job's image (default: $CACHE_CLUSTER_HOOK_IMAGE, else "
-                     "cache-cluster/hook:<version>)."),
+        typer.Option(
+            "--hook-image",
+            help="The hook Job's image (default: $CACHE_CLUSTER_HOOK_IMAGE, else the spec's images.hook).",
+        ),
     ] = None,
     namespace: Annotated[
         bool, typer.Option("--namespace/--no-namespace", help="Include the Namespace object.")
@@ -131,7 +133,7 @@ def render_kubernetes_command(
     write it), or from an existing Secret (--existing-secret).
     """
     from ..plan import plan
-    from ..targets.kubernetes_manifests import DEFAULT_HOOK_IMAGE, KubernetesOptions, render_files
+    from ..targets.kubernetes_manifests import KubernetesOptions, render_files
 
     spec = resolve_spec(file, stack, project_dir)
     if spec.target != "kubernetes":
@@ -140,7 +142,7 @@ def render_kubernetes_command(
             "in the spec (the Kubernetes manifests use the cluster's DNS names and one port per role)"
         )
     options = KubernetesOptions(
-        hook_image=hook_image or os.environ.get("CACHE_CLUSTER_HOOK_IMAGE") or DEFAULT_HOOK_IMAGE,
+        hook_image=hook_image or os.environ.get("CACHE_CLUSTER_HOOK_IMAGE") or None,
         secret_name=existing_secret,
         create_namespace=namespace,
         service_monitor=service_monitor,

@@ -1,30 +1,38 @@
 """Render a DeploymentPlan as a Compose v2 file (`docker-compose.cache-cluster.yml`).
 
 A pure rendering of plan.py's `ServicePlan`s: every decision (images, commands, ports, health checks, order of
-start) is taken there; this module only spells it in Compose's vocabulary. Three Compose details matter:
+start) is taken there; this module only spells it in Compose's vocabulary. Four Compose details matter:
 
 - Compose interpolates `$` everywhere, so every literal `$` (shell code in health checks and in the config
   files' content) is written as `$$`; the only real references are the ones made here on purpose: the image
-  variables (`${CACHE_CLUSTER_REDIS_IMAGE:-default}`) and the secrets (`${REDIS_PASSWORD:?...}`).
-- Secrets never appear in the file: each secret variable is taken from the environment of `docker-compose`,
-  and Compose refuses to start when it is unset.
-- The files a service runs from (redis.conf, entrypoint.sh, ...) are inline `configs` (`content:`, Compose
-  >= 2.23), copied into the container at creation, owned by root, with the modes plan.py gives them.
+  variables (`${CACHE_CLUSTER_REDIS_IMAGE:-default}`) and the secrets (`${REDIS_PASSWORD:-}`).
+- Secrets never appear in the file: each secret variable is taken from the environment of `docker-compose`.
+  It may be unset (so `down` works without it); what runs refuses to start without it, with its own message.
+- The files a service runs from (redis.conf, entrypoint.sh, the hook's cluster.yaml) are inline `configs`
+  (`content:`, Compose >= 2.23), copied into the container at creation, owned by root, with plan.py's modes.
+- The text reads each kind of service once: what every service of one role shares is an extension field
+  (`x-<role>: &<role>`) merged into each (`<<: *<role>`), and identical config files are YAML aliases.
+  `render_compose` is the plain data; `compose_yaml` only factors the spelling (Compose resolves it back).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
+import re
 from typing import Any
 
 import yaml
 
-from ..environment import PASSWORD_ENV
-from ..plan import DeploymentPlan, ServicePlan, secret_variable
+from ..environment import PASSWORD_ENV, PASSWORD_FILE
+from ..plan import Dependency, DeploymentPlan, ServicePlan, secret_variable
 
 REDIS_IMAGE_ENV = "CACHE_CLUSTER_REDIS_IMAGE"
 EXPORTER_IMAGE_ENV = "CACHE_CLUSTER_EXPORTER_IMAGE"
-PASSWORD_FILE = ".cache-cluster/password"
+HOOK_IMAGE_ENV = "CACHE_CLUSTER_HOOK_IMAGE"
+# The variable that overrides a service's image, by role (every other role runs the Redis image).
+IMAGE_ENV_BY_ROLE = {"exporter": EXPORTER_IMAGE_ENV, "init": HOOK_IMAGE_ENV}
+__all__ = ["PASSWORD_FILE"]  # re-exported: scripts/stack_info.py prints it
 DEFAULT_OUTPUT = "docker-compose.cache-cluster.yml"
 
 
@@ -34,16 +42,19 @@ def escape(value: str) -> str:
 
 
 def secret_reference(variable: str) -> str:
-    """`${VAR:?message}`: Compose stops with the message when VAR is unset or empty."""
-    hint = f"set {variable}"
-    if variable == PASSWORD_ENV:
-        hint += f" (make up writes {PASSWORD_FILE})"
-    return f"${{{variable}:?{hint}}}"
+    """`${VAR:-}`: the value from the environment of `docker-compose`, empty when unset.
+
+    Not `${VAR:?message}`: Compose interpolates the whole file for every command, so `down` (which needs no
+    secret) would refuse to run. Starting without it still fails: the servers' entrypoints and the hook stop
+    with a message naming the variable (the hook's exit code reaches `up --wait` and `depends_on`).
+    The one place that decides how a secret reaches a container.
+    """
+    return f"${{{variable}:-}}"
 
 
 def image_reference(service: ServicePlan) -> str:
     """`${CACHE_CLUSTER_..._IMAGE:-<spec default>}`: the spec's image unless the environment overrides it."""
-    variable = EXPORTER_IMAGE_ENV if service.role == "exporter" else REDIS_IMAGE_ENV
+    variable = IMAGE_ENV_BY_ROLE.get(service.role, REDIS_IMAGE_ENV)
     return f"${{{variable}:-{escape(service.image)}}}"
 
 
@@ -58,6 +69,14 @@ class FileMode(int):
 
 def _duration(seconds: int) -> str:
     return f"{seconds}s"
+
+
+def depends_on_entry(dependency: Dependency) -> dict[str, Any]:
+    """`{condition: ...}`, with `required: false` only when the dependant starts even if the dependency failed."""
+    entry: dict[str, Any] = {"condition": dependency.condition}
+    if not dependency.required:
+        entry["required"] = False
+    return entry
 
 
 def render_service(deployment: DeploymentPlan, service: ServicePlan) -> dict[str, Any]:
@@ -97,9 +116,7 @@ def render_service(deployment: DeploymentPlan, service: ServicePlan) -> dict[str
             "start_period": _duration(check.start_period_s),
         }
     if service.depends_on:
-        rendered["depends_on"] = {
-            dependency.service: {"condition": dependency.condition} for dependency in service.depends_on
-        }
+        rendered["depends_on"] = {dependency.service: depends_on_entry(dependency) for dependency in service.depends_on}
     rendered["restart"] = service.restart
     if service.memory_mb is not None:
         rendered["mem_limit"] = f"{service.memory_mb}m"
@@ -110,13 +127,33 @@ def render_service(deployment: DeploymentPlan, service: ServicePlan) -> dict[str
     return rendered
 
 
+def all_services(deployment: DeploymentPlan) -> tuple[ServicePlan, ...]:
+    """The long-running services, then the one-shot init service that forms the cluster."""
+    if deployment.init is None:
+        return deployment.services
+    init = deployment.init
+    awaiting = {
+        service.name: dataclasses.replace(
+            service,
+            depends_on=(
+                *service.depends_on,
+                Dependency(init.service.name, "service_completed_successfully", required=False),
+            ),
+        )
+        for service in deployment.services
+        if service.name in init.awaited_by
+    }
+    return (*(awaiting.get(service.name, service) for service in deployment.services), init.service)
+
+
 def render_compose(deployment: DeploymentPlan) -> dict[str, Any]:
     """The Compose v2 file of a deployment, as plain data (dicts keep the order they are written in)."""
     spec = deployment.spec
-    services = {service.name: render_service(deployment, service) for service in deployment.services}
+    planned = all_services(deployment)
+    services = {service.name: render_service(deployment, service) for service in planned}
     configs: dict[str, Any] = {
         config_name(service, path): {"content": escape(content)}
-        for service in deployment.services
+        for service in planned
         for path, content in service.files.items()
     }
     # No top-level `name:`: merged after an application's own file (`-f docker-compose.yml -f this`), it would
@@ -133,12 +170,120 @@ def render_compose(deployment: DeploymentPlan) -> dict[str, Any]:
     return document
 
 
+class Shared(dict[str, Any]):
+    """A mapping written once, under an anchor of this name, and as an alias (`*name`) wherever else it is used."""
+
+    def __init__(self, anchor: str, items: dict[str, Any]) -> None:
+        super().__init__(items)
+        self.anchor = anchor
+
+
+class _MergeKey(str):
+    """The `<<` key: merges a Shared mapping into the mapping it stands in (a str, so it is never aliased)."""
+
+
+MERGE = _MergeKey("<<")
+
+
+def _shared_part(rendered: list[dict[str, Any]]) -> dict[str, Any]:
+    """The keys (and the sub-keys of mappings) whose values all of `rendered` agree on."""
+    first, rest = rendered[0], rendered[1:]
+    shared: dict[str, Any] = {}
+    for key, value in first.items():
+        if all(key in other and other[key] == value for other in rest):
+            shared[key] = value
+        elif isinstance(value, dict) and all(isinstance(other.get(key), dict) for other in rest):
+            common = _shared_part([value, *(other[key] for other in rest)])
+            if common:
+                shared[key] = common
+    return shared
+
+
+def _merged(shared: Shared, own: dict[str, Any]) -> dict[str, Any]:
+    """`own` written as `<<: *shared` plus what differs from it (a sub-mapping merges its shared part likewise)."""
+    written: dict[str, Any] = {MERGE: shared}
+    for key, value in own.items():
+        base = shared.get(key)
+        if base is not None and base == value:
+            continue
+        if isinstance(base, Shared) and isinstance(value, dict):
+            written[key] = _merged(base, value)
+        else:
+            written[key] = value
+    return written
+
+
+def _anchor(name: str) -> str:
+    """An anchor name YAML accepts (letters, digits, `-`, `_`): `a.redis.conf` -> `a-redis-conf`."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", name)
+
+
+def _factored(document: dict[str, Any], roles: dict[str, str]) -> dict[str, Any]:
+    """The same Compose document with each role's shared settings written once (`x-<role>`)."""
+    by_role: dict[str, list[str]] = {}
+    for name, role in roles.items():
+        by_role.setdefault(role, []).append(name)
+    extensions: dict[str, Any] = {}
+    services = dict(document["services"])
+    for role, names in by_role.items():
+        if len(names) < 2:
+            continue
+        shared_items = _shared_part([document["services"][name] for name in names])
+        if not shared_items:
+            continue
+        first = document["services"][names[0]]
+        # A mapping only partly shared (a health check's timings, not its port) gets its own anchor.
+        shared = Shared(
+            role,
+            {
+                key: value if first[key] == value else Shared(_anchor(f"{role}-{key}"), value)
+                for key, value in shared_items.items()
+            },
+        )
+        extensions[f"x-{role}"] = shared
+        for name in names:
+            services[name] = _merged(shared, document["services"][name])
+    factored: dict[str, Any] = {**extensions, **document, "services": services}
+    if "configs" in document:
+        # Files with the same content (one entrypoint for every sentinel, ...) are written once.
+        first_with: dict[str, Shared] = {}
+        configs: dict[str, Any] = {}
+        for name, config in document["configs"].items():
+            content = config["content"]
+            if content not in first_with:
+                first_with[content] = Shared(_anchor(name), config)
+            configs[name] = first_with[content]
+        factored["configs"] = configs
+    return factored
+
+
 class _Dumper(yaml.SafeDumper):
-    """Block style, multi-line strings as `|` literals (the config files stay readable in the diff)."""
+    """Block style, multi-line strings as `|` literals (the config files stay readable in the diff), named anchors."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.anchor_names: dict[yaml.Node, str] = {}
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         # Indent list items under their key, as Compose files usually are.
         super().increase_indent(flow, False)
+
+    def generate_anchor(self, node: yaml.Node) -> str:
+        return self.anchor_names.get(node) or str(super().generate_anchor(node))
+
+    def ignore_aliases(self, data: Any) -> bool:
+        # Only Shared mappings become anchors; other repeated values (equal lists, ...) are written out.
+        return not isinstance(data, Shared)
+
+
+def _represent_shared(dumper: _Dumper, value: Shared) -> yaml.MappingNode:
+    node = dumper.represent_mapping("tag:yaml.org,2002:map", dict(value))
+    dumper.anchor_names[node] = value.anchor
+    return node
+
+
+def _represent_merge(dumper: yaml.SafeDumper, value: _MergeKey) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:merge", str(value))
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -154,6 +299,8 @@ def _represent_mode(dumper: yaml.SafeDumper, value: FileMode) -> yaml.ScalarNode
 
 _Dumper.add_representer(str, _represent_str)
 _Dumper.add_representer(FileMode, _represent_mode)
+_Dumper.add_representer(Shared, _represent_shared)
+_Dumper.add_representer(_MergeKey, _represent_merge)
 
 
 def header(deployment: DeploymentPlan, *, source: str | None, output: str | None) -> str:
@@ -188,8 +335,9 @@ def compose_yaml(deployment: DeploymentPlan, *, source: str | None = None, outpu
     `source` is the spec file's path relative to the Compose file's directory and `output` the Compose file's
     name; both only appear in the header.
     """
+    roles: dict[str, str] = {service.name: service.role for service in all_services(deployment)}
     body = yaml.dump(
-        render_compose(deployment),
+        _factored(render_compose(deployment), roles),
         Dumper=_Dumper,
         sort_keys=False,
         default_flow_style=False,

@@ -24,7 +24,6 @@ from .. import addresses
 from ..plan import plan, secret_variable
 from ..spec import ClusterSpec
 from .kubernetes_manifests import (
-    DEFAULT_HOOK_IMAGE,
     HOOK_TIMEOUT_SECONDS,
     KubernetesOptions,
     Manifest,
@@ -60,7 +59,7 @@ class _RequiredArgs(TypedDict):
 class KubernetesCacheClusterArgs(_RequiredArgs, total=False):
     password: pulumi.Input[str]  # generated (pulumi-random) when left out and the spec has none
     acl_passwords: Mapping[str, pulumi.Input[str]]  # ACL user name -> password; generated when left out
-    hook_image: str  # default: $CACHE_CLUSTER_HOOK_IMAGE, else cache-cluster/hook:<version>
+    hook_image: str  # default: $CACHE_CLUSTER_HOOK_IMAGE, else the spec's images.hook
     create_namespace: bool  # default true; false: the namespace exists already
     service_monitor: bool  # a Prometheus Operator ServiceMonitor for the exporter (default false)
     service_monitor_labels: Mapping[str, str]  # labels the operator's serviceMonitorSelector matches
@@ -72,7 +71,7 @@ class KubernetesCacheClusterArgs(_RequiredArgs, total=False):
 
 def options_from(args: KubernetesCacheClusterArgs, environ: Mapping[str, str] = os.environ) -> KubernetesOptions:
     return KubernetesOptions(
-        hook_image=args.get("hook_image") or environ.get(HOOK_IMAGE_ENV) or DEFAULT_HOOK_IMAGE,
+        hook_image=args.get("hook_image") or environ.get(HOOK_IMAGE_ENV) or None,
         create_namespace=args.get("create_namespace", True),
         service_monitor=args.get("service_monitor", False),
         service_monitor_labels=dict(args.get("service_monitor_labels", {})),

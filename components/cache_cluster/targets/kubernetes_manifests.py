@@ -17,8 +17,9 @@ writes them as files with a kustomization.yaml. Decisions taken here, and why:
 - The exporter is one Deployment using the multi-target `/scrape?target=` endpoint (as on Docker): one
   container covers every instance, and the scrape configuration is the same on both targets; sidecars would add
   a container (and its memory) to every Redis pod.
-- The hook runs as a Job named after a digest of what it acts on (the spec, the node addresses, the image): a
-  changed node set is a new Job, so it runs again; an unchanged one is left alone.
+- The hook runs as a Job with the plan's hook service (`plan.InitPlan`, the same one Compose runs), named after
+  a digest of what it acts on (the spec, the node addresses, the image): a changed node set is a new Job, so
+  it runs again; an unchanged one is left alone.
 - No secret value is ever in a manifest: pods read the password from the Secret (`secretKeyRef`).
 """
 
@@ -28,28 +29,26 @@ import hashlib
 import json
 import posixpath
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
 
-from .. import __version__, addresses, conf
-from ..environment import PASSWORD_ENV
+from .. import addresses, conf
 from ..plan import CONFIG_FILE_MODE, ENTRYPOINT_PATH, DeploymentPlan, Role, ServicePlan, secret_variable
-from ..spec import BUS_PORT_OFFSET, ClusterSpec, spec_json
+from ..spec import BUS_PORT_OFFSET, ClusterSpec
 
 Manifest = dict[str, Any]
 
-DEFAULT_HOOK_IMAGE = f"cache-cluster/hook:{__version__}"
 ANNOUNCE_ENV = "CACHE_CLUSTER_ANNOUNCE_HOSTNAME"
 CLIENT_LABEL = "cache-cluster.io/client"
 CONFIG_HASH_ANNOTATION = "cache-cluster.io/config-hash"
-HOOK_SPEC_DIR = "/etc/cache-cluster-hook"
+# The Job waits longer than Compose's one-shot: pods are scheduled, volumes bound and images pulled first.
 HOOK_TIMEOUT_SECONDS = 600
 ZONE_KEY = "topology.kubernetes.io/zone"
 REDIS_UID = 999  # the uid of the upstream redis images (plan.REDIS_USER)
 EXPORTER_UID = 59000  # the uid of the upstream redis_exporter image
-HOOK_UID = 65534  # nobody: the hook only needs to read its spec and dial the servers
+HOOK_UID = 65534  # nobody, the hook image's user (plan.HOOK_USER)
 SMALL_CPU_REQUEST = "50m"  # sentinels, the exporter and the hook
 Component = str  # a Role, or "hook"
 
@@ -58,7 +57,7 @@ Component = str  # a Role, or "hook"
 class KubernetesOptions:
     """What the spec does not say because it depends on where the manifests are applied."""
 
-    hook_image: str = DEFAULT_HOOK_IMAGE
+    hook_image: str | None = None  # default: the spec's images.hook
     # An existing Secret with the password keys (REDIS_PASSWORD, REDIS_ACL_<USER>_PASSWORD); default <name>-auth.
     secret_name: str | None = None
     create_namespace: bool = True
@@ -749,39 +748,49 @@ def service_monitor(deployment: DeploymentPlan, options: KubernetesOptions) -> M
 # ---------------------------------------------------------------------------------------------------- hook
 
 
+def hook_image(deployment: DeploymentPlan, options: KubernetesOptions) -> str:
+    return options.hook_image or deployment.spec.images.hook
+
+
+def hook_service(deployment: DeploymentPlan) -> ServicePlan:
+    """The plan's hook (what Compose runs as its one-shot service), with the Job's longer deadline."""
+    if deployment.init is None:
+        raise ValueError("the plan has no hook service")
+    service = deployment.init.service
+    command = list(service.command)
+    command[command.index("--timeout") + 1] = str(HOOK_TIMEOUT_SECONDS)
+    return replace(service, command=tuple(command))
+
+
 def hook_name(deployment: DeploymentPlan, options: KubernetesOptions) -> str:
     """`<name>-init-<digest>`: a new Job (so a new run) whenever the spec, the node set or the image changes."""
-    spec = deployment.spec
     nodes = [node.address for node in deployment.nodes]
-    return f"{spec.name}-init-{_digest(spec_json(spec), nodes, options.hook_image)}"
+    files = hook_service(deployment).files
+    return f"{deployment.spec.name}-init-{_digest(files, nodes, hook_image(deployment, options))}"
 
 
 def hook_objects(deployment: DeploymentPlan, options: KubernetesOptions) -> list[Manifest]:
     """The hook's ServiceAccount, its spec (a ConfigMap) and the Job that runs `cache-cluster init` once."""
     spec = deployment.spec
     name = f"{spec.name}-hook"
-    spec_config = config_map(spec, f"{name}-spec", "hook", {"spec.json": spec_json(spec) + "\n"})
-    # The hook needs the password only: it never logs in as an ACL user.
-    hook_secrets = {PASSWORD_ENV: "password"}
+    service_plan = hook_service(deployment)
+    ((spec_path, spec_text),) = service_plan.files.items()
+    spec_config = config_map(spec, f"{name}-spec", "hook", {posixpath.basename(spec_path): spec_text})
     container = {
         "name": "init",
-        "image": options.hook_image,
+        "image": hook_image(deployment, options),
         "imagePullPolicy": "IfNotPresent",
-        "command": ["cache-cluster"],
-        "args": [
-            "init",
-            f"{HOOK_SPEC_DIR}/spec.json",
-            "--via",
-            "direct",
-            "--timeout",
-            str(HOOK_TIMEOUT_SECONDS),
+        "command": list(service_plan.entrypoint),
+        "args": list(service_plan.command),
+        "env": [
+            {"name": "HOME", "value": "/tmp"},
+            *secret_env(spec, service_plan.secret_env, secret_name(spec, options)),
         ],
-        "env": [{"name": "HOME", "value": "/tmp"}, *secret_env(spec, hook_secrets, secret_name(spec, options))],
         "volumeMounts": [
-            {"name": "spec", "mountPath": HOOK_SPEC_DIR, "readOnly": True},
+            {"name": "spec", "mountPath": posixpath.dirname(spec_path), "readOnly": True},
             {"name": "tmp", "mountPath": "/tmp"},
         ],
-        "resources": _resources(256, SMALL_CPU_REQUEST),
+        "resources": _resources(service_plan.memory_mb or 256, SMALL_CPU_REQUEST),
         "securityContext": container_security_context(),
     }
     volumes = [
@@ -797,7 +806,7 @@ def hook_objects(deployment: DeploymentPlan, options: KubernetesOptions) -> list
             # The hook waits for the servers itself (HOOK_TIMEOUT_SECONDS); a retry covers a pod lost meanwhile.
             "backoffLimit": 2,
             "activeDeadlineSeconds": 3 * HOOK_TIMEOUT_SECONDS,
-            "template": {"metadata": {"labels": labels(spec, "hook", options.hook_image)}, "spec": pod},
+            "template": {"metadata": {"labels": labels(spec, "hook", hook_image(deployment, options))}, "spec": pod},
         },
     }
     return [service_account(spec, name, "hook"), spec_config, job]
@@ -899,8 +908,6 @@ def render_files(
         files[".gitignore"] = f"{SECRET_ENV_FILE}\n"
         secret_note = f"# The Secret comes from {SECRET_ENV_FILE} (secretGenerator); see {SECRET_ENV_FILE}.example.\n"
     else:
-        secret_note = (
-            f"# The pods read the existing Secret {secret_name(spec, options)!r} (keys: {', '.join(keys)}).\n"
-        )
+        secret_note = f"# The pods read the existing Secret {secret_name(spec, options)!r} (keys: {', '.join(keys)}).\n"
     files["kustomization.yaml"] = header + secret_note + to_yaml(kustomization)
     return files

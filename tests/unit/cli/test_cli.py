@@ -14,6 +14,7 @@ from tests.unit.clirun import PROJECT_DIR, Invocation, run_cli_many
 
 EXAMPLES = sorted((PROJECT_DIR / "examples").glob("*.yaml"))
 PASSWORD = "cli-test-password-0123456789"
+GENERATED_PASSWORD = "generated0by0make0up0AbCdEfGhIjKl"
 BRIEF_NODES = (
     "redis-node-1:7001,redis-node-2:7002,redis-node-3:7003,redis-node-4:7004,redis-node-5:7005,redis-node-6:7006"
 )
@@ -25,6 +26,11 @@ Results = dict[str, subprocess.CompletedProcess[str]]
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Results:
     """Every invocation this module asserts on, started together (each costs an interpreter start)."""
     elsewhere = tmp_path_factory.mktemp("elsewhere")
+    # A directory where `make up` ran (it wrote .cache-cluster/password), and a command run from a subdirectory.
+    made_up = tmp_path_factory.mktemp("made-up")
+    (made_up / ".cache-cluster").mkdir(mode=0o700)
+    (made_up / ".cache-cluster" / "password").write_text(GENERATED_PASSWORD + "\n", encoding="utf-8")
+    (made_up / "app").mkdir()
     invocations = {
         "help": Invocation(("--help",)),
         "check-dev-file": Invocation(("check-config", "Pulumi.dev.yaml"), cwd=PROJECT_DIR),
@@ -37,7 +43,13 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Results:
             ("env", "--show-secrets", "--stack", "dev", "--project-dir", str(PROJECT_DIR)),
             env={"REDIS_PASSWORD": PASSWORD},
         ),
-        "env-show-unset": Invocation(("env", "--show-secrets", "--stack", "dev", "--project-dir", str(PROJECT_DIR))),
+        # Elsewhere: no .cache-cluster/password of a `make up` in this checkout is found there.
+        "env-show-unset": Invocation(
+            ("env", "--show-secrets", "--stack", "dev", "--project-dir", str(PROJECT_DIR)), cwd=elsewhere
+        ),
+        "env-show-generated": Invocation(
+            ("env", "--show-secrets", "--stack", "dev", "--project-dir", str(PROJECT_DIR)), cwd=made_up / "app"
+        ),
         "env-show-bad": Invocation(
             ("env", "--show-secrets", "--stack", "dev", "--project-dir", str(PROJECT_DIR)),
             env={"REDIS_PASSWORD": "short-secret-1"},
@@ -167,6 +179,12 @@ def test_env_show_secrets_without_the_password_fails_clearly(runs: Results) -> N
     assert result.stdout == ""
     assert "REDIS_PASSWORD is not set; fix:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_env_show_secrets_finds_the_password_make_up_generated(runs: Results) -> None:
+    """REDIS_PASSWORD unset: the .cache-cluster/password of the directory (or a parent) where `make up` ran."""
+    stdout = _ok(runs["env-show-generated"])
+    assert f"REDIS_PASSWORD={GENERATED_PASSWORD}" in stdout.splitlines()
 
 
 def test_env_show_secrets_rejects_a_weak_password_without_printing_it(runs: Results) -> None:

@@ -20,12 +20,14 @@ from typing import Any
 import pytest
 import yaml
 
-from cache_cluster.loader import load_spec_file
-from cache_cluster.plan import DeploymentPlan, plan
+from cache_cluster.loader import load_spec_file, spec_from_mapping
+from cache_cluster.plan import INIT_SERVICE, DeploymentPlan, plan
 from cache_cluster.spec import ClusterSpec
 from cache_cluster.targets.compose import (
     EXPORTER_IMAGE_ENV,
+    HOOK_IMAGE_ENV,
     REDIS_IMAGE_ENV,
+    all_services,
     compose_yaml,
     config_name,
     escape,
@@ -36,6 +38,8 @@ from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parents[3]
 CHECKED_IN = ROOT / "docker-compose.cache-cluster.yml"
+# The checked-in file as it was before the init service and the anchors (kept to compare what Compose reads).
+BEFORE_INIT = Path(__file__).with_name("data") / "docker-compose.before-init.yml"
 DEV_STACK = ROOT / "Pulumi.dev.yaml"
 REGENERATE = "make compose  (= cache-cluster render compose Pulumi.dev.yaml --output docker-compose.cache-cluster.yml)"
 PASSWORD = "compose-test-password-0123456789"
@@ -44,7 +48,7 @@ ACL_PASSWORD = "acl-secret-password-KLMNOPQRSTUV"
 CLI = Path(sys.executable).with_name("cache-cluster")
 # The only `$` references the generator writes on purpose; every other `$` must be escaped as `$$`.
 INTENDED_REFERENCE = re.compile(
-    r"\$\{(?:CACHE_CLUSTER_(?:REDIS|EXPORTER)_IMAGE:-[^}]+|(?:REDIS_PASSWORD|REDIS_ACL_[A-Z0-9_]+_PASSWORD):\?[^}]+)\}"
+    r"\$\{(?:CACHE_CLUSTER_(?:REDIS|EXPORTER|HOOK)_IMAGE:-[^}]+|(?:REDIS_PASSWORD|REDIS_ACL_[A-Z0-9_]+_PASSWORD):-)\}"
 )
 SERVICE_KEY_ORDER = [
     "image", "hostname", "networks", "entrypoint", "command", "environment", "ports", "volumes", "configs",
@@ -66,6 +70,10 @@ services:
       redis-node-1:
         condition: service_healthy
 """
+
+
+def load_spec_file_text(text: str) -> ClusterSpec:
+    return spec_from_mapping(yaml.safe_load(text), source="the init service's cluster.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +168,10 @@ def test_checked_in_file_says_it_is_generated_and_how_to_regenerate() -> None:
 
 
 def test_checked_in_file_round_trips_to_the_rendering(dev_compose: dict[str, Any]) -> None:
-    assert yaml.safe_load(CHECKED_IN.read_text(encoding="utf-8")) == dev_compose
+    """Anchors and merge keys only change the spelling: read back, the file is the plain rendering (+ x- fields)."""
+    loaded = yaml.safe_load(CHECKED_IN.read_text(encoding="utf-8"))
+    assert sorted(key for key in loaded if key.startswith("x-")) == ["x-cluster-node", "x-sentinel"]
+    assert {key: value for key, value in loaded.items() if not key.startswith("x-")} == dev_compose
 
 
 def test_cli_check_passes_on_the_checked_in_file_and_fails_with_a_diff_when_stale(tmp_path: Path) -> None:
@@ -179,7 +190,7 @@ def test_cli_check_passes_on_the_checked_in_file_and_fails_with_a_diff_when_stal
     assert result.returncode == 1
     assert "is stale" in result.stderr
     assert "cache-cluster render compose Pulumi.dev.yaml --output docker-compose.cache-cluster.yml" in result.stderr
-    assert "-    mem_limit: 256m" in result.stderr and "+    mem_limit: 512m" in result.stderr
+    assert "-  mem_limit: 256m" in result.stderr and "+  mem_limit: 512m" in result.stderr
     assert stale.read_text(encoding="utf-8") != CHECKED_IN.read_text(encoding="utf-8"), "--check must not write"
 
 
@@ -210,18 +221,18 @@ def test_no_password_in_the_file(with_secrets: DeploymentPlan) -> None:
     for service in document["services"].values():
         for name, value in service.get("environment", {}).items():
             if "PASSWORD" in name or name == "REDISCLI_AUTH":
-                assert re.fullmatch(r"\$\{[A-Z0-9_]+:\?[^}]+\}", value), (name, value)
+                assert re.fullmatch(r"\$\{[A-Z0-9_]+:-\}", value), (name, value)
     node = document["services"]["redis-node-1"]["environment"]
-    assert node["REDIS_PASSWORD"] == node["REDISCLI_AUTH"]
-    assert node["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?set REDIS_PASSWORD (make up writes")
-    assert node["REDIS_ACL_APP_PASSWORD"] == "${REDIS_ACL_APP_PASSWORD:?set REDIS_ACL_APP_PASSWORD}"
+    assert node["REDIS_PASSWORD"] == node["REDISCLI_AUTH"] == "${REDIS_PASSWORD:-}"
+    assert node["REDIS_ACL_APP_PASSWORD"] == "${REDIS_ACL_APP_PASSWORD:-}"
+    assert document["services"][INIT_SERVICE]["environment"] == {"REDIS_PASSWORD": "${REDIS_PASSWORD:-}"}
 
 
 def test_checked_in_file_has_no_password_value() -> None:
     text = CHECKED_IN.read_text(encoding="utf-8")
     for line in text.splitlines():
         if re.search(r"PASSWORD|REDISCLI_AUTH", line) and ":" in line and "${" in line:
-            assert re.search(r"\$\{[A-Z_]+:\?", line), line
+            assert re.search(r"\$\{[A-Z_]+:(?:-\}|\?)", line), line
     assert not re.search(r"requirepass [^%]", text)
     assert not re.search(r"--redis\.password", text)
 
@@ -246,30 +257,30 @@ def test_project_network_volumes_and_configs(dev: DeploymentPlan, dev_compose: d
     spec = dev.spec
     # No `name:`: it would rename an application's project when the two files are merged.
     assert list(dev_compose) == ["services", "networks", "volumes", "configs"]
-    assert list(dev_compose["services"]) == [service.name for service in dev.services]
+    assert list(dev_compose["services"]) == [*(service.name for service in dev.services), INIT_SERVICE]
     assert dev_compose["networks"] == {spec.network.name: {"name": spec.network.name}}
     mounts = [mount.volume for service in dev.services for mount in service.volumes]
     assert list(dev_compose["volumes"]) == mounts and len(set(mounts)) == len(mounts)
     expected_configs = {
         config_name(service, path): {"content": escape(content)}
-        for service in dev.services
+        for service in all_services(dev)
         for path, content in service.files.items()
     }
     assert dev_compose["configs"] == expected_configs
 
 
 def test_services_follow_their_plans(dev: DeploymentPlan, dev_compose: dict[str, Any]) -> None:
-    for service in dev.services:
+    for service in all_services(dev):
         rendered = dev_compose["services"][service.name]
         keys = list(rendered)
         assert keys == [key for key in SERVICE_KEY_ORDER if key in rendered], f"{service.name}: key order {keys}"
-        variable = EXPORTER_IMAGE_ENV if service.role == "exporter" else REDIS_IMAGE_ENV
+        variable = {"exporter": EXPORTER_IMAGE_ENV, "init": HOOK_IMAGE_ENV}.get(service.role, REDIS_IMAGE_ENV)
         assert rendered["image"] == f"${{{variable}:-{service.image}}}"
         assert rendered["hostname"] == service.name
         assert rendered["networks"] == {dev.spec.network.name: {"aliases": list(service.aliases)}}
         assert rendered["entrypoint"] == list(service.entrypoint)
         assert rendered.get("command", []) == list(service.command)
-        assert rendered["restart"] == "unless-stopped"
+        assert rendered["restart"] == ("no" if service.role == "init" else "unless-stopped")
         assert rendered["init"] is True
         assert rendered["mem_limit"] == f"{service.memory_mb}m"
         assert rendered.get("user") == service.user
@@ -291,9 +302,12 @@ def test_services_follow_their_plans(dev: DeploymentPlan, dev_compose: dict[str,
                 "retries": check.retries,
                 "start_period": f"{check.start_period_s}s",
             }
-        assert rendered.get("depends_on", {}) == {
-            dependency.service: {"condition": dependency.condition} for dependency in service.depends_on
-        }
+        expected_depends_on = {}
+        for dependency in service.depends_on:
+            expected_depends_on[dependency.service] = {"condition": dependency.condition}
+            if not dependency.required:
+                expected_depends_on[dependency.service]["required"] = False
+        assert rendered.get("depends_on", {}) == expected_depends_on
 
 
 def test_all_ports_are_published_on_loopback(dev_compose: dict[str, Any]) -> None:
@@ -314,7 +328,9 @@ def test_every_depends_on_target_exists(dev_compose: dict[str, Any]) -> None:
     for name, service in services.items():
         for target, dependency in service.get("depends_on", {}).items():
             assert target in services, f"{name} depends on {target}, which is not a service"
-            assert dependency["condition"] in ("service_healthy", "service_started")
+            assert dependency["condition"] in ("service_healthy", "service_started", "service_completed_successfully")
+            if dependency["condition"] == "service_completed_successfully":
+                assert services[target]["restart"] == "no", f"{name} waits for {target} to finish; it restarts"
             if dependency["condition"] == "service_healthy":
                 assert "healthcheck" in services[target], f"{name} waits for {target} to be healthy; it has no check"
 
@@ -334,7 +350,7 @@ def test_key_order_is_stable_between_renderings(dev: DeploymentPlan) -> None:
 
 def test_compose_accepts_the_checked_in_file(resolved: dict[str, Any], dev: DeploymentPlan) -> None:
     assert resolved["name"] == dev.spec.name
-    assert list(resolved["services"]) == sorted(service.name for service in dev.services)
+    assert list(resolved["services"]) == sorted([*(service.name for service in dev.services), INIT_SERVICE])
 
 
 def test_compose_sees_exactly_the_planned_files_commands_and_checks(
@@ -372,17 +388,90 @@ def test_compose_image_override_variables(tmp_path: Path) -> None:
     result = _compose_config(
         [CHECKED_IN], tmp_path, REDIS_PASSWORD=PASSWORD,
         CACHE_CLUSTER_REDIS_IMAGE="local/redis:7.0.15", CACHE_CLUSTER_EXPORTER_IMAGE="local/exporter:1.45.0",
+        CACHE_CLUSTER_HOOK_IMAGE="local/hook:0.1.0",
     )
     assert result.returncode == 0, result.stderr
     images = {name: service["image"] for name, service in json.loads(result.stdout)["services"].items()}
     assert images.pop("redis-exporter") == "local/exporter:1.45.0"
+    assert images.pop("cache-cluster-init") == "local/hook:0.1.0"
     assert set(images.values()) == {"local/redis:7.0.15"}
 
 
-def test_compose_refuses_to_run_without_the_password(tmp_path: Path) -> None:
+def test_compose_reads_the_file_without_the_password(tmp_path: Path) -> None:
+    """`down` needs no secret: Compose interpolates the whole file for every command, so none may be required.
+
+    What starts without it stops with its own message (the entrypoints, the hook): tests/e2e/test_compose_init.py.
+    """
     result = _compose_config([CHECKED_IN], tmp_path)
-    assert result.returncode != 0
-    assert "set REDIS_PASSWORD (make up writes .cache-cluster/password)" in result.stderr
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    assert services["redis-node-1"]["environment"]["REDIS_PASSWORD"] == ""
+    assert services[INIT_SERVICE]["environment"]["REDIS_PASSWORD"] == ""
+
+
+def _without_init(document: dict[str, Any]) -> dict[str, Any]:
+    """A resolved Compose document without the init service, what refers to it, and the x- fields."""
+    services = {
+        name: {
+            **service,
+            "depends_on": {key: value for key, value in service.get("depends_on", {}).items() if key != INIT_SERVICE},
+        }
+        for name, service in document["services"].items()
+        if name != INIT_SERVICE
+    }
+    for service in services.values():
+        if not service["depends_on"]:
+            del service["depends_on"]
+    configs = {name: config for name, config in document["configs"].items() if not name.startswith(INIT_SERVICE)}
+    kept = {key: value for key, value in document.items() if not key.startswith("x-")}
+    return {**kept, "services": services, "configs": configs}
+
+
+def test_compose_reads_the_factored_file_as_the_file_before_the_init_service(tmp_path: Path) -> None:
+    """Anchors, merge keys and `${REDIS_PASSWORD:-}` change nothing Compose runs (data/: the file before them)."""
+    before = _compose_config([BEFORE_INIT], tmp_path, project="cache-cluster", REDIS_PASSWORD=PASSWORD)
+    after = _compose_config([CHECKED_IN], tmp_path, project="cache-cluster", REDIS_PASSWORD=PASSWORD)
+    assert before.returncode == 0, before.stderr
+    assert after.returncode == 0, after.stderr
+    old, new = json.loads(before.stdout), json.loads(after.stdout)
+    assert INIT_SERVICE in new["services"] and INIT_SERVICE not in old["services"]
+    assert new["services"]["redis-exporter"]["depends_on"][INIT_SERVICE] == {
+        "condition": "service_completed_successfully", "required": False,
+    }
+    assert _without_init(new) == old
+
+
+def test_each_kind_of_service_is_written_once() -> None:
+    text = CHECKED_IN.read_text(encoding="utf-8")
+    assert len(text) < 38_000, "the factored file grew back to the size of the repeated blocks"
+    assert text.count("x-cluster-node: &cluster-node\n") == 1
+    assert text.count("    <<: *cluster-node\n") == 6
+    assert text.count("x-sentinel: &sentinel\n") == 1 and text.count("    <<: *sentinel\n") == 3
+    # One cluster node's block holds only what is its own: name, port, volume, files, its health check's test.
+    node = text[text.index("  redis-node-2:\n") : text.index("  redis-node-3:\n")]
+    assert "image:" not in node and "mem_limit" not in node and "interval" not in node
+    # The same file content (the sentinels' entrypoint) is written once and referred to.
+    assert "  redis-sentinel-2.entrypoint.sh: *redis-sentinel-1-entrypoint-sh\n" in text
+
+
+def test_the_init_service_runs_the_hook_with_the_spec_in_a_config(with_secrets: DeploymentPlan) -> None:
+    document = render_compose(with_secrets)
+    init = document["services"][INIT_SERVICE]
+    assert init["image"] == "${CACHE_CLUSTER_HOOK_IMAGE:-cache-cluster/hook:0.1.0}"
+    assert init["entrypoint"] == ["cache-cluster"]
+    assert init["command"] == ["init", "/etc/cache-cluster/cluster.yaml", "--via", "direct", "--timeout", "120"]
+    assert init["restart"] == "no" and "ports" not in init and "healthcheck" not in init
+    assert init["configs"] == [
+        {"source": "cache-cluster-init.cluster.yaml", "target": "/etc/cache-cluster/cluster.yaml", "mode": 0o444}
+    ]
+    assert set(init["depends_on"]) == {
+        *(f"redis-node-{index}" for index in range(1, 7)), "redis-fallback", "redis-fallback-replica",
+        "redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3",
+    }
+    assert {value["condition"] for value in init["depends_on"].values()} == {"service_started"}
+    spec_text = document["configs"]["cache-cluster-init.cluster.yaml"]["content"]
+    assert SPEC_PASSWORD not in spec_text and "password" not in yaml.safe_load(spec_text)["auth"]
+    assert load_spec_file_text(spec_text).topology == with_secrets.spec.topology
 
 
 def test_compose_accepts_it_merged_with_an_application_compose_file(tmp_path: Path) -> None:

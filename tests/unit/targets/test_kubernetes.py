@@ -247,17 +247,18 @@ def test_the_hook_job_reruns_only_when_what_it_acts_on_changes() -> None:
     job = found[-1]
     assert job["kind"] == "Job"
     container = job["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"] == "cache-cluster/hook:0.1.0"
+    assert container["image"] == "cache-cluster/hook:0.1.0"  # the spec's images.hook
     assert container["command"] == ["cache-cluster"]
-    assert container["args"][:4] == ["init", "/etc/cache-cluster-hook/spec.json", "--via", "direct"]
+    assert container["args"] == ["init", "/etc/cache-cluster/cluster.yaml", "--via", "direct", "--timeout", "600"]
+    assert {"name": "spec", "mountPath": "/etc/cache-cluster", "readOnly": True} in container["volumeMounts"]
     same = hook_name(plan(prod_spec()), KubernetesOptions())
     assert job["metadata"]["name"] == same
     assert re.fullmatch(r"cache-cluster-init-[0-9a-f]{10}", same)
     bigger = hook_name(plan(prod_spec(topology={"masters": 4, "replicas_per_master": 1})), KubernetesOptions())
     other_image = hook_name(plan(prod_spec()), KubernetesOptions(hook_image="registry.example/hook:2"))
     assert len({same, bigger, other_image}) == 3
-    spec_json = one(found, "ConfigMap", "cache-cluster-hook-spec")["data"]["spec.json"]
-    assert '"target": "kubernetes"' in spec_json
+    spec_text = yaml.safe_load(one(found, "ConfigMap", "cache-cluster-hook-spec")["data"]["cluster.yaml"])
+    assert spec_text["target"] == "kubernetes" and "password" not in spec_text["auth"]
 
 
 def test_a_docker_spec_is_refused() -> None:
@@ -362,7 +363,7 @@ def test_outputs_use_the_cluster_dns_names(deployed: Deployed) -> None:
 
 def test_the_hook_image_comes_from_the_args_or_the_environment() -> None:
     spec = prod_spec()
-    assert options_from({"spec": spec}, {}).hook_image == "cache-cluster/hook:0.1.0"
+    assert options_from({"spec": spec}, {}).hook_image is None  # the spec's images.hook
     assert options_from({"spec": spec}, {"CACHE_CLUSTER_HOOK_IMAGE": "local/hook:1"}).hook_image == "local/hook:1"
     given = options_from({"spec": spec, "hook_image": "given/hook:2"}, {"CACHE_CLUSTER_HOOK_IMAGE": "local/hook:1"})
     assert given.hook_image == "given/hook:2"

@@ -19,7 +19,7 @@ from tests.unit import pulumi_mocks as pm
 
 pm.install()  # before anything declares resources, as Pulumi's testing guide does
 
-from cache_cluster.plan import plan  # noqa: E402
+from cache_cluster.plan import INIT_SERVICE, plan  # noqa: E402
 from cache_cluster.spec import ClusterSpec  # noqa: E402
 from cache_cluster.targets.compose import render_compose  # noqa: E402
 from cache_cluster.targets.docker import DockerCacheCluster  # noqa: E402
@@ -38,7 +38,7 @@ SPECS = {
     "no fallback, no exporter": {"fallback": {"enabled": False}, "exporter": {"enabled": False}},
 }
 _IMAGE_REFERENCE = re.compile(r"^\$\{[A-Z_]+:-(?P<default>.*)\}$")
-_SECRET_REFERENCE = re.compile(r"^\$\{(?P<variable>[A-Z_]+):\?.*\}$")
+_SECRET_REFERENCE = re.compile(r"^\$\{(?P<variable>[A-Z0-9_]+):-\}$")
 
 
 def unescape(value: Any) -> Any:
@@ -90,7 +90,13 @@ def compose_view(document: dict[str, Any], name: str, project: str) -> dict[str,
         "user": service.get("user"),
         "restart": service["restart"],
         "init": service.get("init", False),
-        "depends_on": {dependency: value["condition"] for dependency, value in service.get("depends_on", {}).items()},
+        # The one-shot init service is Compose's own way to run the hook (the Docker component runs it as a
+        # Command); the exporter's wait for it is not a dependency between servers.
+        "depends_on": {
+            dependency: value["condition"]
+            for dependency, value in service.get("depends_on", {}).items()
+            if dependency != INIT_SERVICE
+        },
     }
 
 
@@ -169,7 +175,8 @@ def test_pulumi_containers_and_compose_services_agree(overrides: dict[str, Any])
     }
     containers = {container.inputs["hostname"]: container for container in pm.of_type(mocks, pm.CONTAINER)}
 
-    assert sorted(containers) == sorted(document["services"]) == sorted(s.name for s in deployment.services)
+    assert sorted(containers) == sorted(s.name for s in deployment.services)
+    assert sorted(document["services"]) == sorted([*containers, INIT_SERVICE])
     for name, container in containers.items():
         ours, theirs = pulumi_view(mocks, container, secrets, "cache-"), compose_view(document, name, spec.name)
         assert set(ours) == set(theirs)
