@@ -434,7 +434,9 @@ def cluster_nodes(deployment: DeploymentPlan, options: KubernetesOptions) -> Wor
         [container],
         _config_volumes(config["metadata"]["name"]),
         data=True,
-        extra=_spread(spec, selector),
+        # The pause process as pid 1 reaps the entrypoint's background re-meet loop once it ends; under
+        # redis-server as pid 1 it would stay a zombie until Redis next forks (Docker's `init: true` does this).
+        extra={"shareProcessNamespace": True, **_spread(spec, selector)},
     )
     ports = [_service_port("redis", port), _service_port("bus", port + BUS_PORT_OFFSET)]
     return Workload(
