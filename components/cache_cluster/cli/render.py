@@ -126,6 +126,13 @@ def render_kubernetes_command(
     service_monitor: Annotated[
         bool, typer.Option("--service-monitor", help="Add a Prometheus Operator ServiceMonitor for the exporter.")
     ] = False,
+    node_zones: Annotated[
+        bool,
+        typer.Option(
+            "--node-zones/--no-node-zones",
+            help="Let the hook Job read its nodes' zones (a read-only ClusterRole on nodes).",
+        ),
+    ] = True,
 ) -> None:
     """Render the Kubernetes manifests and a kustomization.yaml (kubectl apply -k, Argo CD, Flux).
 
@@ -146,6 +153,7 @@ def render_kubernetes_command(
         secret_name=existing_secret,
         create_namespace=namespace,
         service_monitor=service_monitor,
+        node_zones=node_zones,
     )
     source = _relative(spec_source(file, stack, project_dir), output)
     files = render_files(plan(spec), options, source=source, generate_secret=existing_secret is None)

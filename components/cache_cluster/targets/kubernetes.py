@@ -46,9 +46,14 @@ _RESOURCE_TYPES: dict[tuple[str, str], Any] = {
     ("batch/v1", "Job"): k8s.batch.v1.Job,
     ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
     ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
+    ("rbac.authorization.k8s.io/v1", "Role"): k8s.rbac.v1.Role,
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): k8s.rbac.v1.RoleBinding,
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): k8s.rbac.v1.ClusterRole,
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): k8s.rbac.v1.ClusterRoleBinding,
 }
 _FIRST = ("Namespace",)
 _BEFORE_WORKLOADS = ("ServiceAccount", "Secret", "ConfigMap", "Service")
+_CLUSTER_SCOPED = ("ClusterRole", "ClusterRoleBinding")
 _WORKLOADS = ("StatefulSet", "Deployment")
 
 
@@ -63,6 +68,7 @@ class KubernetesCacheClusterArgs(_RequiredArgs, total=False):
     create_namespace: bool  # default true; false: the namespace exists already
     service_monitor: bool  # a Prometheus Operator ServiceMonitor for the exporter (default false)
     service_monitor_labels: Mapping[str, str]  # labels the operator's serviceMonitorSelector matches
+    node_zones: bool  # a read-only ClusterRole on nodes so the hook Job sees zones (default true)
     run_hook: bool  # run the hook Job (default true)
 
 
@@ -75,6 +81,7 @@ def options_from(args: KubernetesCacheClusterArgs, environ: Mapping[str, str] = 
         create_namespace=args.get("create_namespace", True),
         service_monitor=args.get("service_monitor", False),
         service_monitor_labels=dict(args.get("service_monitor_labels", {})),
+        node_zones=args.get("node_zones", True),
     )
 
 
@@ -182,7 +189,7 @@ class KubernetesCacheCluster(pulumi.ComponentResource):
         def of(kinds: tuple[str, ...]) -> list[pulumi.Resource]:
             return [resource for key, resource in self.resources.items() if self._kinds[key] in kinds]
 
-        if kind in _FIRST:
+        if kind in _FIRST + _CLUSTER_SCOPED:
             return []
         if kind in _WORKLOADS:
             return of(_FIRST + _BEFORE_WORKLOADS)

@@ -64,6 +64,9 @@ class KubernetesOptions:
     # Render a Prometheus Operator ServiceMonitor for the exporter (only where the operator's CRDs exist).
     service_monitor: bool = False
     service_monitor_labels: Mapping[str, str] = field(default_factory=dict)
+    # Let the hook Job read its nodes' zones (a read-only ClusterRole on nodes); without it the Job still reads
+    # which Kubernetes node each pod runs on (a namespaced Role) and keeps replicas off their master's node.
+    node_zones: bool = True
 
 
 # -------------------------------------------------------------------------------------------- names and labels
@@ -289,14 +292,56 @@ def secret(deployment: DeploymentPlan, options: KubernetesOptions) -> Manifest:
     }
 
 
-def service_account(spec: ClusterSpec, name: str, component: Component) -> Manifest:
+def service_account(spec: ClusterSpec, name: str, component: Component, *, api: bool = False) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
         "metadata": _metadata(spec, name, component),
-        # No workload here talks to the Kubernetes API.
-        "automountServiceAccountToken": False,
+        # Only the hook talks to the Kubernetes API (to learn where the pods run).
+        "automountServiceAccountToken": api,
     }
+
+
+def hook_access(spec: ClusterSpec, account: str, options: KubernetesOptions) -> list[Manifest]:
+    """Read-only RBAC for the hook: pods in its namespace; with `node_zones`, nodes (for their zone label)."""
+    rbac = "rbac.authorization.k8s.io/v1"
+    namespace = spec.kubernetes.namespace
+    subject = [{"kind": "ServiceAccount", "name": account, "namespace": namespace}]
+    objects: list[Manifest] = [
+        {
+            "apiVersion": rbac,
+            "kind": "Role",
+            "metadata": _metadata(spec, f"{account}-pods", "hook"),
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}],
+        },
+        {
+            "apiVersion": rbac,
+            "kind": "RoleBinding",
+            "metadata": _metadata(spec, f"{account}-pods", "hook"),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": f"{account}-pods"},
+            "subjects": subject,
+        },
+    ]
+    if options.node_zones:
+        # Cluster-scoped: named after the namespace too, so two deployments never share one.
+        name = f"{namespace}-{account}-nodes"
+        metadata = {"name": name, "labels": labels(spec, "hook")}
+        objects += [
+            {
+                "apiVersion": rbac,
+                "kind": "ClusterRole",
+                "metadata": metadata,
+                "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}],
+            },
+            {
+                "apiVersion": rbac,
+                "kind": "ClusterRoleBinding",
+                "metadata": metadata,
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+                "subjects": subject,
+            },
+        ]
+    return objects
 
 
 def config_map(spec: ClusterSpec, name: str, component: Component, files: Mapping[str, str]) -> Manifest:
@@ -761,6 +806,8 @@ def hook_service(deployment: DeploymentPlan) -> ServicePlan:
     service = deployment.init.service
     command = list(service.command)
     command[command.index("--timeout") + 1] = str(HOOK_TIMEOUT_SECONDS)
+    # Where the pods run, from the API: replicas go to another Kubernetes node (zone) than their master.
+    command += ["--failure-domains", "kubernetes"]
     return replace(service, command=tuple(command))
 
 
@@ -799,7 +846,10 @@ def hook_objects(deployment: DeploymentPlan, options: KubernetesOptions) -> list
         {"name": "spec", "configMap": {"name": spec_config["metadata"]["name"], "defaultMode": CONFIG_FILE_MODE}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
     ]
-    pod = _pod_spec(name, HOOK_UID, [container], volumes) | {"restartPolicy": "Never"}
+    pod = _pod_spec(name, HOOK_UID, [container], volumes) | {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": True,
+    }
     job = {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -811,7 +861,7 @@ def hook_objects(deployment: DeploymentPlan, options: KubernetesOptions) -> list
             "template": {"metadata": {"labels": labels(spec, "hook", hook_image(deployment, options))}, "spec": pod},
         },
     }
-    return [service_account(spec, name, "hook"), spec_config, job]
+    return [service_account(spec, name, "hook", api=True), *hook_access(spec, name, options), spec_config, job]
 
 
 # ------------------------------------------------------------------------------------------------ together
@@ -838,15 +888,17 @@ def manifests(deployment: DeploymentPlan, options: KubernetesOptions, *, with_se
     parts = workloads(deployment, options)
     hook = hook_objects(deployment, options)
     objects: list[Manifest] = [namespace(spec)] if options.create_namespace else []
-    objects += [account for part in parts for account in part.service_accounts] + hook[:1]
+    objects += [account for part in parts for account in part.service_accounts]
+    objects += [item for item in hook if item["kind"] not in ("ConfigMap", "Job")]
     objects += [secret(deployment, options)] if with_secret else []
-    objects += [config for part in parts for config in part.config_maps] + hook[1:2]
+    objects += [config for part in parts for config in part.config_maps]
+    objects += [item for item in hook if item["kind"] == "ConfigMap"]
     objects += [svc for part in parts for svc in part.services]
     objects += [workload for part in parts for workload in part.workloads]
     objects += disruption_budgets(spec)
     objects += network_policies(spec) if spec.kubernetes.network_policy else []
     objects += [service_monitor(deployment, options)] if options.service_monitor and spec.exporter.enabled else []
-    return [*objects, hook[2]]
+    return [*objects, hook[-1]]
 
 
 # ------------------------------------------------------------------------------------- files for GitOps users

@@ -101,6 +101,7 @@ def test_every_object_validates_strictly_on_the_oldest_and_newest_minor() -> Non
     assert {item["kind"] for item in found} == {
         "Namespace", "ServiceAccount", "Secret", "ConfigMap", "Service", "StatefulSet", "Deployment",
         "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "Job",
+        "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding",
     }  # fmt: skip
 
 
@@ -119,7 +120,8 @@ def test_objects_carry_the_recommended_labels_and_selectors_match_their_pods() -
             selector = item["spec"]["selector"]
             matched = [name for name, t in templates.items() if selector.items() <= t["metadata"]["labels"].items()]
             assert len(matched) == 1, (item["metadata"]["name"], matched)
-    assert all(item["metadata"]["namespace"] == "cache" for item in found if item["kind"] != "Namespace")
+    cluster_scoped = ("Namespace", "ClusterRole", "ClusterRoleBinding")
+    assert all(item["metadata"]["namespace"] == "cache" for item in found if item["kind"] not in cluster_scoped)
 
 
 def test_every_pod_meets_the_restricted_pod_security_standard() -> None:
@@ -249,7 +251,10 @@ def test_the_hook_job_reruns_only_when_what_it_acts_on_changes() -> None:
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "cache-cluster/hook:0.1.0"  # the spec's images.hook
     assert container["command"] == ["cache-cluster"]
-    assert container["args"] == ["init", "/etc/cache-cluster/cluster.yaml", "--via", "direct", "--timeout", "600"]
+    assert container["args"] == [
+        "init", "/etc/cache-cluster/cluster.yaml", "--via", "direct", "--timeout", "600",
+        "--failure-domains", "kubernetes",
+    ]  # fmt: skip
     assert {"name": "spec", "mountPath": "/etc/cache-cluster", "readOnly": True} in container["volumeMounts"]
     same = hook_name(plan(prod_spec()), KubernetesOptions())
     assert job["metadata"]["name"] == same
@@ -259,6 +264,22 @@ def test_the_hook_job_reruns_only_when_what_it_acts_on_changes() -> None:
     assert len({same, bigger, other_image}) == 3
     spec_text = yaml.safe_load(one(found, "ConfigMap", "cache-cluster-hook-spec")["data"]["cluster.yaml"])
     assert spec_text["target"] == "kubernetes" and "password" not in spec_text["auth"]
+
+
+def test_only_the_hook_reads_the_api_and_only_where_pods_run() -> None:
+    found = objects()
+    accounts = {item["metadata"]["name"]: item["automountServiceAccountToken"] for item in found
+                if item["kind"] == "ServiceAccount"}  # fmt: skip
+    assert [name for name, mounted in accounts.items() if mounted] == ["cache-cluster-hook"]
+    role = one(found, "Role", "cache-cluster-hook-pods")
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]
+    cluster_role = one(found, "ClusterRole", "cache-cache-cluster-hook-nodes")
+    assert cluster_role["rules"] == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}]
+    binding = one(found, "ClusterRoleBinding", "cache-cache-cluster-hook-nodes")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "cache-cluster-hook", "namespace": "cache"}]
+    without_zones = objects(node_zones=False)
+    assert {item["kind"] for item in without_zones} >= {"Role", "RoleBinding"}
+    assert not {item["kind"] for item in without_zones} & {"ClusterRole", "ClusterRoleBinding"}
 
 
 def test_a_docker_spec_is_refused() -> None:
@@ -321,7 +342,7 @@ def _as_manifest(record: pm.Registered) -> dict[str, Any]:
 
 def test_every_registered_object_validates_strictly(deployed: Deployed) -> None:
     records = _kubernetes(deployed)
-    assert len(records) == 35  # the ServiceMonitor among them, as a CustomResource
+    assert len(records) == 39  # the ServiceMonitor among them, as a CustomResource
     checked = [_as_manifest(r) for r in records if r.inputs["kind"] not in CUSTOM_RESOURCE_KINDS]
     assert [error for item in checked for error in validation_errors(item)] == []
 
@@ -397,7 +418,7 @@ def test_render_writes_every_object_and_a_kustomization_without_secrets(tmp_path
     assert kustomization["secretGenerator"][0]["name"] == "cache-cluster-auth"
     assert kustomization["secretGenerator"][0]["envs"] == ["auth.env"]
     documents = [yaml.safe_load(written[name]) for name in kustomization["resources"]]
-    assert len(documents) == 33  # every object but the Secret (and no ServiceMonitor unless asked)
+    assert len(documents) == 37  # every object but the Secret (and no ServiceMonitor unless asked)
     assert [error for item in documents for error in validation_errors(item)] == []
 
 
