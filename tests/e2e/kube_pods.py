@@ -202,7 +202,16 @@ class PodsOnDocker:
         args.insert(1, "--rm")
         return docker(*args, timeout=timeout, check=False)
 
+    def delete(self, pods: Sequence[Pod]) -> None:
+        """Pods deleted as Kubernetes does: SIGTERM, up to terminationGracePeriodSeconds, then gone (volumes
+        kept). Redis writes its AOF on SIGTERM; a SIGKILL could drop the last second of writes."""
+        grace = max(pod.template["spec"].get("terminationGracePeriodSeconds", 30) for pod in pods)
+        names = [self.container_name(pod.name) for pod in pods]
+        docker("stop", "--time", str(grace), *names, check=False, timeout=grace + 60)
+        docker("rm", "-f", *names, check=False, timeout=60)
+
     def remove(self, pod: str, *, volumes: bool = False) -> None:
+        """A pod lost without notice (its node died), and with `volumes` its PVCs too."""
         docker("rm", "-f", self.container_name(pod), check=False)
         if volumes:
             for item in docker("volume", "ls", "-q", "--filter", f"name={self.prefix}-").stdout.split():

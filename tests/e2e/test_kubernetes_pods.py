@@ -263,9 +263,8 @@ def test_a_full_restart_with_new_ips_recovers_by_itself_with_every_key(cluster: 
                          "myid").stdout.strip()
         for pod in cluster.nodes
     }  # fmt: skip
-    log("recreating every pod (volumes kept) with new IPs")
-    for pod in [*cluster.nodes, *cluster.others]:
-        cluster.pods.remove(pod.name)
+    log("deleting every pod (volumes kept), then recreating them with new IPs")
+    cluster.pods.delete([*cluster.nodes, *cluster.others])
     cluster.start_all(first_ip=30)
     ips_after = {pod.name: cluster.pods.ip(pod.name) for pod in cluster.nodes}
     assert not set(ips_before.values()) & set(ips_after.values()), (ips_before, ips_after)

@@ -413,10 +413,9 @@ def _redis_container(
     cluster: bool,
     announce_prefix: str | None,
     data: bool,
-    memory_mb: int,
-    cpu_request: str,
-    cpu_limit: str | None,
+    resources: Manifest | None = None,
 ) -> Manifest:
+    """The Redis container of a pod; `resources` default to the spec's memory and CPU (the data servers)."""
     env = _downward_env()
     if announce_prefix is not None:
         env.append(announce_env(spec, announce_prefix))
@@ -431,7 +430,8 @@ def _redis_container(
         "env": env + secret_env(spec, service_plan.secret_env, secret),
         "ports": ports,
         "volumeMounts": _config_mounts(data=data),
-        "resources": _resources(memory_mb, cpu_request, cpu_limit),
+        "resources": resources
+        or _resources(spec.memory.container_memory_mb, spec.memory.cpu_request, spec.memory.cpu_limit),
         **redis_probes(port, cluster=cluster),
         "securityContext": container_security_context(),
     }
@@ -468,9 +468,6 @@ def cluster_nodes(deployment: DeploymentPlan, options: KubernetesOptions) -> Wor
         cluster=True,
         announce_prefix=prefix,
         data=True,
-        memory_mb=spec.memory.container_memory_mb,
-        cpu_request=spec.memory.cpu_request,
-        cpu_limit=spec.memory.cpu_limit,
     )
     selector = {"matchLabels": selector_labels(spec, "cluster-node")}
     pod = _pod_spec(
@@ -525,9 +522,7 @@ def sentinels(deployment: DeploymentPlan, options: KubernetesOptions) -> Workloa
         cluster=False,
         announce_prefix=prefix,
         data=False,
-        memory_mb=first.memory_mb or 64,
-        cpu_request=SMALL_CPU_REQUEST,
-        cpu_limit=None,
+        resources=_resources(first.memory_mb or 64, SMALL_CPU_REQUEST),
     )
     selector = {"matchLabels": selector_labels(spec, "sentinel")}
     pod = _pod_spec(
@@ -587,9 +582,6 @@ def fallback(deployment: DeploymentPlan, options: KubernetesOptions) -> Workload
             cluster=False,
             announce_prefix=None,
             data=True,
-            memory_mb=spec.memory.container_memory_mb,
-            cpu_request=spec.memory.cpu_request,
-            cpu_limit=spec.memory.cpu_limit,
         )
         pod = _pod_spec(
             service_plan.name,
