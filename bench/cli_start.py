@@ -23,9 +23,9 @@ from pathlib import Path
 
 import yaml
 
+from bench.formation import fresh
 from cache_cluster.hook import run_init
-from cache_cluster.spec import ClusterSpec
-from tests.integration.harness import Deployment, free_block, make_spec, missing_binaries, new_password
+from tests.integration.harness import Deployment, missing_binaries, new_password
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = Path(sys.executable).with_name("cache-cluster")
@@ -45,15 +45,7 @@ def median_ms(command: Sequence[str], rounds: int, env: dict[str, str]) -> float
 
 
 def formed_cluster(root: Path, password: str) -> Deployment:
-    default = ClusterSpec().topology
-    spec = make_spec(
-        masters=default.masters,
-        replicas=default.replicas_per_master,
-        base_port=free_block(default.node_count, bus=True),
-        tier=None,
-        node_timeout_ms=default.node_timeout_ms,
-    )
-    deployment = Deployment(root / "cluster", spec, password, with_tier=False).start()
+    deployment = fresh(root, "status", password)
     report = run_init(deployment.targets(), password, timeout=RUN_TIMEOUT)
     if report.outcome != "healthy":
         deployment.stop()

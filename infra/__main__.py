@@ -2,8 +2,10 @@
 
 Config (Pulumi.<stack>.yaml):
   cache-cluster:cluster        the cluster spec (an object), validated exactly as `cache-cluster check-config` does;
-                               its `environment` defaults to the stack name.
+                               its `environment` defaults to the stack name as a DNS label (`prod_eu` -> `prod-eu`).
   cache-cluster:redisPassword  optional secret (`pulumi config set --secret ...`); generated when left out.
+  cache-cluster:retainVolumes  optional boolean, default true: the data volumes survive `pulumi destroy`
+                               (they are shared by name with the Compose stack); false deletes them with the stack.
 
 Bad input ends the program with a `pulumi.RunError`: Pulumi prints its message (the field, what is wrong, the
 fix) and no Python traceback.
@@ -18,7 +20,7 @@ from typing import Any
 import pulumi
 
 from cache_cluster.errors import CacheClusterError
-from cache_cluster.loader import PROJECT, SPEC_CONFIG_KEY, spec_from_mapping
+from cache_cluster.loader import PROJECT, SPEC_CONFIG_KEY, environment_for_stack, spec_from_mapping
 from cache_cluster.spec import ClusterSpec
 from cache_cluster.targets.pulumi_common import checked_password
 
@@ -26,16 +28,16 @@ from cache_cluster.targets.pulumi_common import checked_password
 def load_spec(config: pulumi.Config, stack: str) -> ClusterSpec:
     raw: Any = config.require_object("cluster")
     if isinstance(raw, Mapping) and "environment" not in raw:
-        raw = {**raw, "environment": stack}
+        raw = {**raw, "environment": environment_for_stack(stack)}
     return spec_from_mapping(raw, source=f"stack {stack!r} (Pulumi.{stack}.yaml)", prefix=f"config.{SPEC_CONFIG_KEY}")
 
 
-def deploy(spec: ClusterSpec, password: pulumi.Output[str] | None) -> Any:
+def deploy(spec: ClusterSpec, password: pulumi.Output[str] | None, retain_volumes: bool = True) -> Any:
     """The target's component: the one place that maps `spec.target` to a component (each imported on use)."""
     if spec.target == "docker":
         from cache_cluster.targets.docker import DockerCacheCluster, DockerCacheClusterArgs
 
-        args = DockerCacheClusterArgs(spec=spec)
+        args = DockerCacheClusterArgs(spec=spec, retain_volumes=retain_volumes)
         if password is not None:
             args["password"] = password
         return DockerCacheCluster(spec.name, args)
@@ -59,7 +61,8 @@ def main() -> None:
     config = pulumi.Config(PROJECT)
     try:
         spec = load_spec(config, pulumi.get_stack())
-        cluster = deploy(spec, configured_password(config))
+        retain = config.get_bool("retainVolumes")
+        cluster = deploy(spec, configured_password(config), retain_volumes=True if retain is None else retain)
     except CacheClusterError as error:
         raise pulumi.RunError(error.render()) from None
     pulumi.export("env", cluster.env)  # REDIS_PASSWORD is a secret Output, the rest plain

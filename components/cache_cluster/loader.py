@@ -13,13 +13,31 @@ from pydantic import ValidationError
 
 from .environment import PASSWORD_ENV, PASSWORD_FILE
 from .errors import CacheClusterError, Problem, problems_from_validation
-from .spec import ClusterSpec
+from .spec import DNS_LABEL, ClusterSpec
 
 PROJECT = "cache-cluster"
 SPEC_CONFIG_KEY = f"{PROJECT}:cluster"
 STACK_FILE = re.compile(r"^Pulumi\.(?P<stack>[A-Za-z0-9_.-]+)\.ya?ml$")
 # Quoted text of three or more characters in a YAML error; single characters ('%', '\t') stay visible.
 _QUOTED_TOKEN = re.compile(r"'[^']{3,}'")
+
+
+def environment_for_stack(stack: str) -> str:
+    """The `environment` a stack gets when its spec sets none: the stack name as a DNS label.
+
+    Pulumi allows stack names of letters, digits, `-`, `_` and `.` (up to 100 characters; pulumi/pulumi
+    pkg/backend/diy, validateStackName), so `prod_eu` becomes `prod-eu` and `Staging` `staging`. A name that
+    does not become a label (it starts with a digit, or is too long) is refused naming the stack, not a field
+    the user never wrote.
+    """
+    label = re.sub(r"-{2,}", "-", re.sub(r"[_.]", "-", stack.lower())).strip("-")
+    if not DNS_LABEL.match(label):
+        raise CacheClusterError(
+            f"stack name {stack!r} cannot be used as the environment (a DNS label: a lowercase letter first, then "
+            "letters, digits and '-', at most 42 characters); fix: set `environment:` in the stack's "
+            f"{SPEC_CONFIG_KEY} config"
+        )
+    return label
 
 
 def spec_from_mapping(data: Mapping[str, Any] | None, *, source: str, prefix: str = "") -> ClusterSpec:
@@ -69,7 +87,7 @@ def load_spec_file(path: Path) -> ClusterSpec:
         if not isinstance(raw, dict):
             raise CacheClusterError(f"{path}: config.{SPEC_CONFIG_KEY} must be a mapping of fields")
         if stack is not None and "environment" not in raw:
-            raw = {**raw, "environment": stack.group("stack")}
+            raw = {**raw, "environment": environment_for_stack(stack.group("stack"))}
         return spec_from_mapping(raw, source=str(path), prefix=f"config.{SPEC_CONFIG_KEY}")
     return spec_from_mapping(data, source=str(path))
 

@@ -117,6 +117,7 @@ class ServicePlan:
     healthcheck: HealthCheck | None
     depends_on: tuple[Dependency, ...] = ()
     memory_mb: int | None = None
+    cpu_limit: str | None = None  # a Kubernetes CPU quantity ("500m", "1.5"); Docker renders it as --cpus
     user: str | None = None
     restart: str = "unless-stopped"
     aliases: tuple[str, ...] = field(default=())
@@ -257,6 +258,7 @@ def _redis_service(
         healthcheck=_ping_check(port),
         depends_on=depends_on,
         memory_mb=spec.memory.container_memory_mb,
+        cpu_limit=spec.memory.cpu_limit,
         user=REDIS_USER,
         aliases=(name,),
     )

@@ -24,6 +24,7 @@ VOLUME = "docker:index/volume:Volume"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 COMMAND = "command:local:Command"
+DOCKER_PROVIDER = "pulumi:providers:docker"
 COMPONENT = "cache-cluster:index:DockerCacheCluster"
 GENERATED_PASSWORD = "GeneratedByMocks0123456789abcdef"  # 32 letters and digits, as RandomPassword makes them
 
@@ -41,6 +42,8 @@ class Registered:
     dependencies: list[str] = field(default_factory=list)
     additional_secret_outputs: list[str] = field(default_factory=list)
     delete_before_replace: bool = False
+    retain_on_delete: bool = False
+    provider: str = ""  # the provider reference (`urn::id`) the engine would use, "" for the default provider
 
     def carries(self, text: str) -> set[str]:
         """Top-level inputs whose value contains `text` anywhere."""
@@ -91,13 +94,15 @@ class RecordingMonitor(MockMonitor):
             record.dependencies = list(request.dependencies)
             record.additional_secret_outputs = list(request.additionalSecretOutputs)
             record.delete_before_replace = request.deleteBeforeReplace
+            record.retain_on_delete = request.retainOnDelete
+            record.provider = request.provider
         return response
 
 
-def install(stack: str = "dev") -> RecordingMocks:
+def install(stack: str = "dev", project: str = PROJECT) -> RecordingMocks:
     """Fresh mocks for one test: every registration from now on is recorded in the returned object."""
     mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(mocks))
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=RecordingMonitor(mocks))
     return mocks
 
 

@@ -12,6 +12,7 @@ import pulumi
 import pytest
 import yaml
 
+from cache_cluster.loader import load_spec_file
 from tests.unit import pulumi_mocks as pm
 
 pm.install()  # before anything declares resources, as Pulumi's testing guide does
@@ -51,6 +52,8 @@ def run_program(stack: str = "dev") -> tuple[pm.RecordingMocks, dict[str, Any], 
             for key, item in values:
                 if isinstance(item, pulumi.Output):
                     secret[f"{name}.{key}" if key else name] = await item.is_secret()
+            if isinstance(value, pulumi.Output):
+                exports[name] = await value.future()
 
     original = pulumi.export
 
@@ -160,3 +163,41 @@ def test_missing_or_malformed_cluster_config_is_a_clean_error() -> None:
     assert "cache-cluster:cluster" in _clean_failure()
     set_config(["not", "a", "mapping"])
     assert "must hold a mapping" in _clean_failure()
+
+
+# ------------------------------------------------------------------------------------ stack names, volumes
+
+
+@pytest.mark.parametrize(
+    ("stack", "environment"), [("prod_eu", "prod-eu"), ("Staging", "staging"), ("eu.west-1", "eu-west-1")]
+)
+def test_a_stack_name_that_is_no_dns_label_becomes_one(stack: str, environment: str) -> None:
+    set_config({key: value for key, value in DEV_CLUSTER.items() if key != "environment"})
+    mocks, _, _ = run_program(stack=stack)
+    (hook,) = pm.of_type(mocks, pm.COMMAND)
+    assert json.loads(hook.inputs["stdin"])["environment"] == environment
+
+
+def test_a_stack_name_that_cannot_become_an_environment_names_the_stack() -> None:
+    set_config({key: value for key, value in DEV_CLUSTER.items() if key != "environment"})
+    message = _clean_failure(stack="2024-archive")
+    assert message.startswith("error: stack name '2024-archive' cannot be used as the environment")
+    assert "fix: set `environment:`" in message
+
+
+def test_check_config_reads_a_stack_file_name_the_same_way(tmp_path: Path) -> None:
+    stack_file = tmp_path / "Pulumi.prod_eu.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": {"cache-cluster:cluster": {"target": "docker"}}}))
+    assert load_spec_file(stack_file).environment == "prod-eu"
+
+
+def test_volumes_are_retained_unless_the_stack_says_otherwise() -> None:
+    set_config(DEV_CLUSTER)
+    mocks, _, _ = run_program()
+    assert all(volume.retain_on_delete for volume in pm.of_type(mocks, pm.VOLUME))
+    pulumi.runtime.set_all_config(
+        {"cache-cluster:cluster": json.dumps(DEV_CLUSTER), "cache-cluster:retainVolumes": "false"}, []
+    )
+    mocks, _, _ = run_program()
+    volumes = pm.of_type(mocks, pm.VOLUME)
+    assert len(volumes) == 8 and not any(volume.retain_on_delete for volume in volumes)

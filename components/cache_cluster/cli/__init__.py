@@ -6,18 +6,12 @@ None): typer's rich help costs ~80 ms of start-up, more than the rest of `--help
 
 from __future__ import annotations
 
-import typer
-
 from ..errors import CacheClusterError
 from . import config, hook, render
+from .common import typer_app
 
-app = typer.Typer(
-    name="cache-cluster",
-    help="Declare, run and initialize a Redis Cluster with sentinels, an exporter and fallback tiers.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+app = typer_app(
+    "cache-cluster", "Declare, run and initialize a Redis Cluster with sentinels, an exporter and fallback tiers."
 )
 app.command("check-config")(config.check_config)
 app.command("env")(config.env)

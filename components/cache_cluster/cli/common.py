@@ -28,6 +28,18 @@ ProjectDir = Annotated[Path, typer.Option("--project-dir", help="Where the Pulum
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of a table.")]
 
 
+def typer_app(name: str, help: str) -> typer.Typer:
+    """A Typer app as every level of this CLI builds it: plain help (rich's costs start-up), no tracebacks."""
+    return typer.Typer(
+        name=name,
+        help=help,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+
+
 def resolve_spec(file: Path | None, stack: str | None, project_dir: Path) -> ClusterSpec:
     from ..loader import load_spec_file, stack_file
 

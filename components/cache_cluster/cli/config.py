@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 
 def plan_as_json(deployment: DeploymentPlan) -> dict[str, Any]:
+    from ..target_support import target_notes
+
     spec = deployment.spec
     return {
         "name": spec.name,
@@ -47,6 +49,7 @@ def plan_as_json(deployment: DeploymentPlan) -> dict[str, Any]:
         ],
         "env": {**deployment.contract.public, **dict.fromkeys(deployment.contract.secret, "<secret>")},
         "exporter_targets": list(deployment.exporter_targets),
+        "notes": target_notes(spec),
     }
 
 
@@ -81,12 +84,15 @@ def check_config(
 ) -> None:
     """Validate a cluster spec and print the plan: nodes, roles, slots, ports, images."""
     from ..plan import plan
+    from ..target_support import target_notes
 
     deployment = plan(resolve_spec(file, stack, project_dir))
     if as_json:
         out().print_json(json.dumps(plan_as_json(deployment)))
         return
     out().print(_plan_table(deployment))
+    for note in target_notes(deployment.spec):
+        out().print(f"[yellow]note[/yellow]: {note}", markup=True, highlight=False)
     out().print("[green]valid[/green]: the spec passed every check")
 
 

@@ -11,16 +11,9 @@ from typing import Annotated
 import typer
 
 from ..errors import CacheClusterError
-from .common import ProjectDir, SpecFile, StackOption, resolve_spec, spec_source
+from .common import ProjectDir, SpecFile, StackOption, resolve_spec, spec_source, typer_app
 
-app = typer.Typer(
-    name="render",
-    help="Render generated files from a cluster spec.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
+app = typer_app("render", "Render generated files from a cluster spec.")
 
 # At most this many diff lines are printed by --check; the rest is summarised.
 MAX_DIFF_LINES = 60

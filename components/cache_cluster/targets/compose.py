@@ -26,6 +26,7 @@ import yaml
 
 from ..environment import PASSWORD_ENV, PASSWORD_FILE
 from ..plan import Dependency, DeploymentPlan, ServicePlan, secret_variable
+from ..target_support import docker_cpus
 
 REDIS_IMAGE_ENV = "CACHE_CLUSTER_REDIS_IMAGE"
 EXPORTER_IMAGE_ENV = "CACHE_CLUSTER_EXPORTER_IMAGE"
@@ -120,6 +121,8 @@ def render_service(deployment: DeploymentPlan, service: ServicePlan) -> dict[str
     rendered["restart"] = service.restart
     if service.memory_mb is not None:
         rendered["mem_limit"] = f"{service.memory_mb}m"
+    if service.cpu_limit is not None:
+        rendered["cpus"] = docker_cpus(service.cpu_limit)
     if service.user is not None:
         rendered["user"] = service.user
     # tini as pid 1: forwards SIGTERM to redis-server and reaps the node entrypoint's background rejoin loop.

@@ -15,6 +15,8 @@ exactly one container per service).
 from __future__ import annotations
 
 import functools
+import itertools
+import os
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
@@ -24,13 +26,22 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
+from ..engine_address import engine_host, reachable_address_map
 from ..environment import PASSWORD_ENV
 from ..plan import DeploymentPlan, HealthCheck, ServicePlan, plan
 from ..spec import ClusterSpec
+from ..target_support import docker_cpus, docker_notes
 from .pulumi_common import DeployInputError, acl_passwords, cluster_password, secret_values, spec_json
 
 TYPE_TOKEN = "cache-cluster:index:DockerCacheCluster"
 HOOK_VIAS = ("direct", "published")
+# pulumi-docker stops a container with `destroy_grace_seconds` (0 when unset: SIGKILL right after SIGTERM) before
+# removing it, on replace and on destroy (kreuzwerker/terraform-provider-docker, resource_docker_container_funcs.go,
+# resourceDockerContainerDelete). Redis needs the time to fsync the AOF, and Redis 7 waits up to
+# shutdown-timeout (10 s) for lagging replicas before it exits.
+STOP_GRACE_SECONDS = 30
+# Beyond the health check's own budget (start period + interval x retries) before `wait` gives up.
+WAIT_MARGIN_SECONDS = 30
 
 
 class _RequiredArgs(TypedDict):
@@ -42,6 +53,7 @@ class DockerCacheClusterArgs(_RequiredArgs, total=False):
     acl_passwords: Mapping[str, pulumi.Input[str]]  # ACL user name -> password; generated when left out
     run_hook: bool  # run `cache-cluster init` after every node exists (default true)
     hook_via: str  # how the hook reaches the nodes: "published" (default) or "direct"
+    retain_volumes: bool  # data volumes survive `pulumi destroy` (default true; they are shared with Compose)
 
 
 # ---------------------------------------------------------------------------------------------- pure helpers
@@ -86,14 +98,30 @@ def upload_args(service: ServicePlan) -> list[dict[str, Any]]:
     return uploads
 
 
-def health_gated(deployment: DeploymentPlan) -> set[str]:
-    """Services another one waits for to be healthy (Compose's `condition: service_healthy`)."""
-    return {
-        dependency.service
-        for service in deployment.services
-        for dependency in service.depends_on
-        if dependency.condition == "service_healthy"
-    }
+def wait_timeout(check: HealthCheck) -> int:
+    """Seconds `wait` allows a container to become healthy: its health check's whole budget, and a margin."""
+    return check.start_period_s + check.interval_s * check.retries + WAIT_MARGIN_SECONDS
+
+
+def rolling_order(deployment: DeploymentPlan) -> list[str]:
+    """The order containers are created and replaced in: one shard after another, each shard's replicas before
+    its master; then the fallback Redis and its sentinels (as the plan lists them), the exporter last.
+
+    A replaced master comes back on its volume (nodes.conf, AOF) as the same node; while it is away its
+    replica, already replaced and healthy, takes over its slots, so every shard keeps serving.
+    """
+    order: list[str] = []
+    for master in deployment.masters:
+        order += [node.name for node in deployment.nodes if node.master == master.name]
+        order.append(master.name)
+    nodes = set(order)
+    order += [service.name for service in deployment.services if service.name not in nodes]
+    return order
+
+
+def rolling_predecessors(deployment: DeploymentPlan) -> dict[str, str]:
+    """Each service -> the one before it in `rolling_order` (the first has none)."""
+    return {after: before for before, after in itertools.pairwise(rolling_order(deployment))}
 
 
 def container_args(
@@ -102,9 +130,9 @@ def container_args(
     *,
     network: pulumi.Input[str],
     volumes: Mapping[str, pulumi.Input[str]],
-    wait: bool = False,
 ) -> dict[str, Any]:
     """docker.Container arguments for one service, except `image` and `envs` (they carry Outputs/secrets)."""
+    check = service.healthcheck
     return {
         "name": container_name(spec, service),
         "hostname": service.hostname,
@@ -117,14 +145,22 @@ def container_args(
         ],
         "volumes": [{"volume_name": volumes[mount.volume], "container_path": mount.path} for mount in service.volumes],
         "uploads": upload_args(service),
-        "healthcheck": healthcheck_args(service.healthcheck) if service.healthcheck is not None else None,
+        "healthcheck": healthcheck_args(check) if check is not None else None,
         "restart": service.restart,
         "memory": service.memory_mb,
+        "cpus": docker_cpus(service.cpu_limit) if service.cpu_limit is not None else None,
         "user": service.user,
         # tini as pid 1: forwards SIGTERM to redis-server and reaps the node entrypoint's background rejoin loop.
         "init": True,
-        # Docker has no health-gated start: waiting for health here makes the dependants' depends_on mean it.
-        "wait": wait,
+        # SIGTERM and this long to exit cleanly, on replace and destroy alike (the provider's default is 0).
+        "destroy_grace_seconds": STOP_GRACE_SECONDS,
+        # The same for a plain `docker stop` (engine restarts, people at a terminal).
+        "stop_timeout": STOP_GRACE_SECONDS,
+        # Every container with a health check is waited for until healthy: the next one in the rolling order
+        # (and Compose's `condition: service_healthy` dependants) start only then. pulumi-docker's `wait`
+        # requires a health check, so the exporter (none: FROM scratch) is not waited for.
+        "wait": check is not None,
+        "wait_timeout": wait_timeout(check) if check is not None else None,
     }
 
 
@@ -135,21 +171,58 @@ def env_entries(service: ServicePlan, secrets: Mapping[str, str]) -> list[str]:
     return entries
 
 
-def exporter_url(deployment: DeploymentPlan) -> str | None:
+def exporter_url(deployment: DeploymentPlan, address_map: Mapping[str, str] | None = None) -> str | None:
     spec = deployment.spec
-    if not spec.exporter.enabled:
+    mapping = deployment.host_address_map() if address_map is None else address_map
+    address = mapping.get(f"{spec.exporter.name}:{spec.exporter.port}")
+    if not spec.exporter.enabled or address is None:
         return None
-    return f"http://{deployment.host_address_map()[f'{spec.exporter.name}:{spec.exporter.port}']}"
+    return f"http://{address}"
 
 
-def hook_command(via: str, python: str = sys.executable) -> str:
+def program_python(python: str = sys.executable, cwd: str | None = None) -> str:
+    """The program's interpreter, relative to the working directory the engine gives the program and its plugins.
+
+    The engine's working directory for a project is its `main` directory (pulumi/pulumi pkg/engine, getPwdMain);
+    the program runs there and so does every provider plugin (sdk/go/common/resource/plugin/plugin.go, execPlugin:
+    `cmd.Dir = pwd`), so the path resolves for the Command provider, and it reads the same in every checkout: an
+    absolute path would show a change (and rerun the hook) from any other directory.
+    """
+    relative = os.path.relpath(python, cwd if cwd is not None else os.getcwd())
+    return relative if relative.startswith(("/", "../", "./")) else f"./{relative}"
+
+
+def hook_command(via: str, python: str | None = None, address_map: Mapping[str, str] | None = None) -> str:
     """`cache-cluster init` reading the spec from stdin.
 
     The program's own interpreter runs it: the package is importable there (the program is importing it right
     now), whereas the Command provider runs outside the project's virtualenv, where `cache-cluster` may not be
-    on PATH.
+    on PATH. With an address map (a remote engine) the hook dials it instead of the spec's publish address.
     """
-    return f"{shlex.quote(python)} -m cache_cluster.cli init /dev/stdin --via {shlex.quote(via)} --json"
+    interpreter = shlex.quote(python if python is not None else program_python())
+    target = f"--via {shlex.quote(via)}"
+    if address_map is not None:
+        target = "--address-map " + shlex.quote(",".join(f"{key}={value}" for key, value in address_map.items()))
+    return f"{interpreter} -m cache_cluster.cli init /dev/stdin {target} --json"
+
+
+def unreachable_hook_error(docker_host: str) -> DeployInputError:
+    return DeployInputError(
+        f"the Docker provider points at {docker_host}, whose ports are published on loopback "
+        "(network.publish_address): the post-deploy hook cannot reach them from this machine; fix: set "
+        "network.publish_address to an address of that host this machine reaches (with "
+        "network.allow_public_publish: true), or set run_hook: false and run `cache-cluster init --via direct` "
+        "from a container on the cluster's network"
+    )
+
+
+def configured_docker_host(provider: pulumi.ProviderResource | None) -> pulumi.Output[str | None]:
+    """The Docker engine the containers go to: the given provider's `host`, else the default provider's
+    (`docker:host` stack config, else DOCKER_HOST, as pulumi-docker reads them)."""
+    if provider is not None:
+        host = getattr(provider, "host", None)
+        return pulumi.Output.from_input(host) if host is not None else pulumi.Output.from_input(None)
+    return pulumi.Output.from_input(pulumi.Config("docker").get("host") or os.environ.get("DOCKER_HOST"))
 
 
 # ------------------------------------------------------------------------------------------------ component
@@ -158,17 +231,22 @@ def hook_command(via: str, python: str = sys.executable) -> str:
 class DockerCacheCluster(pulumi.ComponentResource):
     """The Redis Cluster, the fallback Redis with its sentinels and the exporter, as Docker containers.
 
-    Outputs: `env` (the applications' env contract; REDIS_PASSWORD secret), `node_endpoints`, `host_address_map`,
-    `exporter_url`, `password` and `acl_passwords` (secret).
+    Outputs: `env` (the applications' env contract; REDIS_PASSWORD secret), `node_endpoints`, `host_address_map`
+    and `exporter_url` (as this machine reaches the published ports: the Docker provider's host for a remote
+    engine; empty / None where they are published on a remote host's loopback), `password` and `acl_passwords`
+    (secret), `network_name` (application containers join it to reach the nodes by name). Pass a docker
+    Provider with `opts=pulumi.ResourceOptions(providers=[provider])`: every child uses it.
     """
 
     env: dict[str, pulumi.Output[str]]
+    network_name: pulumi.Output[str]
     node_endpoints: list[str]
-    host_address_map: dict[str, str]
-    exporter_url: str | None
+    host_address_map: pulumi.Output[dict[str, str]]
+    exporter_url: pulumi.Output[str | None]
     password: pulumi.Output[str]
     acl_passwords: dict[str, pulumi.Output[str]]
     containers: dict[str, docker.Container]
+    volumes: dict[str, docker.Volume]
     hook: command.local.Command | None
 
     def __init__(self, name: str, args: DockerCacheClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -179,6 +257,8 @@ class DockerCacheCluster(pulumi.ComponentResource):
             raise DeployInputError(f"hook_via {via!r} is not one of {list(HOOK_VIAS)}; fix: use 'published'")
         deployment = plan(spec)
         child = pulumi.ResourceOptions(parent=self)
+        for note in docker_notes(spec):  # what `check-config` says, in `pulumi up`'s output too
+            pulumi.log.warn(note, resource=self)
 
         self.password = cluster_password(name, spec, args.get("password"), child)
         self.acl_passwords = acl_passwords(name, spec, args.get("acl_passwords", {}), child)
@@ -188,27 +268,40 @@ class DockerCacheCluster(pulumi.ComponentResource):
         # (volumes) or refuses the name (networks).
         fixed_name = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
         network = docker.Network(f"{name}-network", name=spec.network.name, driver="bridge", opts=fixed_name)
-        volumes = {
-            volume: docker.Volume(f"{name}-{volume}", name=volume_name(spec, volume), opts=fixed_name).name
+        self.network_name = network.name
+        # The data volumes (AOF, nodes.conf) carry Compose's names, so `make up` and this stack share them:
+        # `pulumi destroy` leaves them in Docker unless the stack says otherwise (retain_on_delete: the engine
+        # drops the volume from the state without calling the provider's delete). `pulumi up` again, or
+        # `make up`, finds them by name and the cluster comes back with its data.
+        volume_opts = pulumi.ResourceOptions.merge(
+            fixed_name, pulumi.ResourceOptions(retain_on_delete=args.get("retain_volumes", True))
+        )
+        self.volumes = {
+            volume: docker.Volume(f"{name}-{volume}", name=volume_name(spec, volume), opts=volume_opts)
             for volume in deployment.volumes
         }
-        self.containers = self._containers(name, deployment, network.name, volumes, secrets)
+        volume_names = {volume: resource.name for volume, resource in self.volumes.items()}
+        self.containers = self._containers(name, deployment, network.name, volume_names, secrets)
+
+        docker_host = configured_docker_host(self.get_provider("docker:index/container:Container"))
+        remote = docker_host.apply(engine_host)
+        self.host_address_map = remote.apply(functools.partial(reachable_address_map, deployment))
+        self.exporter_url = self.host_address_map.apply(functools.partial(exporter_url, deployment))
         self.hook = None
         if args.get("run_hook", True):
-            self.hook = self._hook(name, spec, via, secrets)
+            self.hook = self._hook(name, spec, self._hook_create(via, docker_host, self.host_address_map), secrets)
 
         contract = deployment.contract
         self.env = {key: pulumi.Output.from_input(value) for key, value in contract.public.items()}
         self.env |= {key: secrets[kind] for key, kind in contract.secret.items()}
         self.node_endpoints = [node.address for node in deployment.nodes]
-        self.host_address_map = deployment.host_address_map()
-        self.exporter_url = exporter_url(deployment)
         self.register_outputs(
             {
                 "env": self.env,
                 "node_endpoints": self.node_endpoints,
                 "host_address_map": self.host_address_map,
                 "exporter_url": self.exporter_url,
+                "network_name": self.network_name,
                 "password": self.password,
                 "acl_passwords": self.acl_passwords,
             }
@@ -224,11 +317,12 @@ class DockerCacheCluster(pulumi.ComponentResource):
     ) -> dict[str, docker.Container]:
         spec = deployment.spec
         images: dict[str, docker.RemoteImage] = {}
-        gated = health_gated(deployment)
         child = pulumi.ResourceOptions(parent=self)
         all_secrets = pulumi.Output.all(**secrets)
+        previous = rolling_predecessors(deployment)
+        services = {service.name: service for service in deployment.services}
         containers: dict[str, docker.Container] = {}
-        for service in deployment.services:
+        for service in (services[service_name] for service_name in rolling_order(deployment)):
             if service.image not in images:
                 # The container gets the image ID, as pulumi-docker documents: it reads a container's image back
                 # as an ID, so a name can show as a change (pulumi-docker#325), and a rebuilt image replaces the
@@ -242,24 +336,52 @@ class DockerCacheCluster(pulumi.ComponentResource):
             envs: pulumi.Output[list[str]] = pulumi.Output.secret(
                 all_secrets.apply(functools.partial(env_entries, service))
             )
+            # Compose's depends_on, and the container before this one in the rolling order. A plain depends_on
+            # edge: the Python SDK registers a resource only once its dependencies are done ("all our
+            # dependencies must be finished", pulumi/runtime/resource.py), and a dependency waited for with
+            # `wait` is done when healthy. So creation and any replacement (a config or password change
+            # replaces every container) go one container at a time, replicas before their masters, each healthy
+            # before the next. The edge carries no property, so the engine does not delete the dependants of a
+            # delete-before-replace resource with it (pulumi/pulumi pkg/resource/deploy/step_generator.go,
+            # calculateDependentReplacements: a `dependsOn` edge alone does not make a dependant replaced).
+            after = [dependency.service for dependency in service.depends_on]
+            if service.name in previous:
+                after.append(previous[service.name])
             containers[service.name] = docker.Container(
                 f"{name}-{service.name}",
                 image=images[service.image].image_id,
                 envs=envs,
-                **container_args(spec, service, network=network, volumes=volumes, wait=service.name in gated),
+                **container_args(spec, service, network=network, volumes=volumes),
                 opts=pulumi.ResourceOptions(
                     parent=self,
-                    # Compose's depends_on; the health condition is the dependency's own `wait`.
-                    depends_on=[containers[dependency.service] for dependency in service.depends_on],
+                    depends_on=[containers[dependency] for dependency in dict.fromkeys(after)],
                     # Fixed container name and host ports: the old container must go before the new one starts.
                     delete_before_replace=True,
                     additional_secret_outputs=["envs"],
                 ),
             )
-        return containers
+        return {service.name: containers[service.name] for service in deployment.services}
+
+    def _hook_create(
+        self, via: str, docker_host: pulumi.Output[str | None], address_map: pulumi.Output[dict[str, str]]
+    ) -> pulumi.Output[str]:
+        """The hook's command line: the spec's publish address for a local engine, the reachable map otherwise."""
+
+        def command_line(host: str | None, mapping: dict[str, str]) -> str:
+            if via == "direct" or engine_host(host) is None:
+                return hook_command(via)
+            if not mapping:
+                raise unreachable_hook_error(str(host))
+            return hook_command(via, address_map=mapping)
+
+        return pulumi.Output.all(docker_host, address_map).apply(lambda both: command_line(*both))
 
     def _hook(
-        self, name: str, spec: ClusterSpec, via: str, secrets: Mapping[str, pulumi.Output[str]]
+        self,
+        name: str,
+        spec: ClusterSpec,
+        create: pulumi.Output[str],
+        secrets: Mapping[str, pulumi.Output[str]],
     ) -> command.local.Command:
         """`cache-cluster init` once every container exists, again whenever one is replaced or the spec changes.
 
@@ -269,14 +391,13 @@ class DockerCacheCluster(pulumi.ComponentResource):
         (the container IDs) rerun it when a node is replaced, and a spec change (its stdin) reruns it too. The
         hook is idempotent: on a formed, healthy cluster it only validates.
         """
+        # The shared password only: the hook authenticates as the default user and reads no ACL password.
         environment: dict[str, pulumi.Input[str]] = {PASSWORD_ENV: secrets["password"]}
-        for user in spec.auth.acl_users:
-            environment[user.password_env] = secrets[f"acl:{user.name}"]
         containers: Sequence[docker.Container] = list(self.containers.values())
         return command.local.Command(
             f"{name}-init",
-            create=hook_command(via),
-            # The spec travels on stdin (no secret in it); the passwords only in the environment, which
+            create=create,
+            # The spec travels on stdin (no secret in it); the password only in the environment, which
             # Pulumi stores as a secret. Neither the command line nor the hook's output holds a password.
             stdin=spec_json(spec),
             environment=pulumi.Output.secret(environment),
@@ -287,4 +408,3 @@ class DockerCacheCluster(pulumi.ComponentResource):
                 parent=self, depends_on=list(containers), additional_secret_outputs=["environment"]
             ),
         )
-

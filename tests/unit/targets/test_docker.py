@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi_docker as docker
 import pytest
 
 from tests.unit import pulumi_mocks as pm
@@ -14,6 +17,7 @@ from tests.unit import pulumi_mocks as pm
 # Pulumi's documented pattern: mocks first, then the module that declares resources.
 pm.install()
 
+from cache_cluster.engine_address import engine_host, reachable_address_map  # noqa: E402
 from cache_cluster.plan import plan  # noqa: E402
 from cache_cluster.spec import ClusterSpec  # noqa: E402
 from cache_cluster.targets.docker import (  # noqa: E402
@@ -23,6 +27,9 @@ from cache_cluster.targets.docker import (  # noqa: E402
     env_entries,
     exporter_url,
     hook_command,
+    program_python,
+    rolling_order,
+    rolling_predecessors,
 )
 from cache_cluster.targets.pulumi_common import DeployInputError, spec_json  # noqa: E402
 
@@ -36,6 +43,7 @@ class Deployed:
     mocks: pm.RecordingMocks
     component: DockerCacheCluster
     secret_outputs: dict[str, bool]
+    resolved: dict[str, Any]  # the component's Output-valued outputs, resolved
 
     def one(self, type_: str, name: str) -> pm.Registered:
         return next(r for r in pm.of_type(self.mocks, type_) if r.name == name)
@@ -52,19 +60,26 @@ async def _secretness(component: DockerCacheCluster) -> dict[str, bool]:
     return found
 
 
-def deploy(args: DockerCacheClusterArgs) -> Deployed:
+def deploy(args: DockerCacheClusterArgs, opts: pulumi.ResourceOptions | None = None) -> Deployed:
     mocks = pm.install()
     holder: dict[str, Any] = {}
 
     @pulumi.runtime.test
     def run() -> pulumi.Output[Any]:
-        component = DockerCacheCluster(NAME, args)
+        component = DockerCacheCluster(NAME, args, opts)
         holder["component"] = component
         secretness = pulumi.Output.from_input(_secretness(component))
-        return secretness.apply(lambda found: holder.update(secret=found))
+        resolved = pulumi.Output.all(
+            host_address_map=component.host_address_map,
+            exporter_url=component.exporter_url,
+            network_name=component.network_name,
+        )
+        return pulumi.Output.all(secretness, resolved).apply(
+            lambda both: holder.update(secret=both[0], resolved=both[1])
+        )
 
     run()
-    return Deployed(mocks, holder["component"], holder["secret"])
+    return Deployed(mocks, holder["component"], holder["secret"], holder["resolved"])
 
 
 @pytest.fixture(scope="module")
@@ -135,15 +150,102 @@ def test_containers_run_under_tini_with_limits_and_restart(generated: Deployed) 
         assert container.inputs["memory"] > 0
 
 
-def test_only_the_health_gated_primary_is_waited_for(generated: Deployed) -> None:
+def test_every_container_with_a_health_check_is_waited_for_and_the_exporter_is_not(generated: Deployed) -> None:
     waited = {r.name for r in generated.containers if r.inputs.get("wait")}
-    assert waited == {f"{NAME}-redis-fallback"}
+    assert waited == {r.name for r in generated.containers} - {f"{NAME}-redis-exporter"}
+    for container in generated.containers:
+        if container.inputs.get("wait"):
+            # 5 s start period + 15 retries x 2 s + 30 s margin
+            assert container.inputs["waitTimeout"] == 65, container.name
     primary = generated.one(pm.CONTAINER, f"{NAME}-redis-fallback")
     for dependant in ("redis-fallback-replica", "redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3"):
         assert primary.urn in generated.one(pm.CONTAINER, f"{NAME}-{dependant}").dependencies
     exporter = generated.one(pm.CONTAINER, f"{NAME}-redis-exporter")
     for index in range(1, 7):
         assert generated.one(pm.CONTAINER, f"{NAME}-redis-node-{index}").urn in exporter.dependencies
+
+
+# ------------------------------------------------------------------------------------- rolling replacement
+
+# The brief's topology: masters redis-node-1..3, replicas 4..6, node-4 follows node-1, 5 follows 2, 6 follows 3.
+ROLLING_ORDER = [
+    "redis-node-4", "redis-node-1", "redis-node-5", "redis-node-2", "redis-node-6", "redis-node-3",
+    "redis-fallback", "redis-fallback-replica", "redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3",
+    "redis-exporter",
+]
+
+
+def test_containers_form_one_chain_replica_before_master_each_waited_for(generated: Deployed) -> None:
+    """The engine replaces one container at a time only if each depends on the one before (the SDK registers a
+    resource after its dependencies are done) and each is waited for until healthy (`wait`)."""
+    by_urn = {container.urn: container.name.removeprefix(f"{NAME}-") for container in generated.containers}
+    registered = [container.name.removeprefix(f"{NAME}-") for container in generated.containers]
+    assert registered == ROLLING_ORDER
+    for before, after in itertools.pairwise(ROLLING_ORDER):
+        follower = generated.one(pm.CONTAINER, f"{NAME}-{after}")
+        assert generated.one(pm.CONTAINER, f"{NAME}-{before}").urn in follower.dependencies, after
+        assert generated.one(pm.CONTAINER, f"{NAME}-{before}").inputs["wait"] is True, before
+    # Nothing depends on a container later in the chain: no cycle, no second path around the order.
+    for container in generated.containers:
+        position = ROLLING_ORDER.index(container.name.removeprefix(f"{NAME}-"))
+        for urn in container.dependencies:
+            if urn in by_urn:
+                assert ROLLING_ORDER.index(by_urn[urn]) < position, (container.name, by_urn[urn])
+
+
+def test_the_rolling_order_keeps_every_replica_before_its_master() -> None:
+    deployment = plan(ClusterSpec.model_validate({"topology": {"masters": 3, "replicas_per_master": 2}}))
+    assert rolling_order(deployment)[:9] == [
+        "redis-node-4", "redis-node-7", "redis-node-1",
+        "redis-node-5", "redis-node-8", "redis-node-2",
+        "redis-node-6", "redis-node-9", "redis-node-3",
+    ]
+    assert rolling_predecessors(deployment)["redis-node-1"] == "redis-node-7"
+    assert "redis-node-4" not in rolling_predecessors(deployment)
+
+
+def test_containers_stop_gracefully_on_replace_and_destroy(generated: Deployed) -> None:
+    for container in generated.containers:
+        assert container.inputs["destroyGraceSeconds"] == 30, container.name
+        assert container.inputs["stopTimeout"] == 30, container.name
+    assert all(container.delete_before_replace for container in generated.containers)
+
+
+# ---------------------------------------------------------------------------------------------------- volumes
+
+
+def test_data_volumes_survive_destroy_unless_told_otherwise(generated: Deployed) -> None:
+    volumes = pm.of_type(generated.mocks, pm.VOLUME)
+    assert len(volumes) == 8 and all(volume.retain_on_delete for volume in volumes)
+    assert not any(resource.retain_on_delete for resource in generated.mocks.resources if resource.type != pm.VOLUME)
+    throwaway = deploy({"spec": ClusterSpec(), "retain_volumes": False})
+    assert not any(volume.retain_on_delete for volume in pm.of_type(throwaway.mocks, pm.VOLUME))
+
+
+# -------------------------------------------------------------------------------------------------------- cpu
+
+
+def test_cpu_limit_becomes_docker_cpus_on_the_redis_servers_only() -> None:
+    deployed = deploy({"spec": ClusterSpec.model_validate({"memory": {"cpu_limit": "500m"}})})
+    cpus = {container.name.removeprefix(f"{NAME}-"): container.inputs.get("cpus") for container in deployed.containers}
+    assert {name for name, value in cpus.items() if value == "0.5"} == {
+        *(f"redis-node-{index}" for index in range(1, 7)), "redis-fallback", "redis-fallback-replica"
+    }
+    assert cpus["redis-sentinel-1"] is None and cpus["redis-exporter"] is None
+
+
+def test_without_a_cpu_limit_no_container_is_limited(generated: Deployed) -> None:
+    assert not any("cpus" in container.inputs for container in generated.containers)
+
+
+def test_settings_docker_cannot_apply_are_warned_about(monkeypatch: pytest.MonkeyPatch) -> None:
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, resource=None, **_: warned.append(message))
+    deploy({"spec": ClusterSpec.model_validate({"persistence": {"volume_size": "20Gi"}})})
+    assert len(warned) == 1 and warned[0].startswith("persistence.volume_size '20Gi' has no effect on Docker")
+    warned.clear()
+    deploy({"spec": ClusterSpec()})
+    assert warned == []
 
 
 # --------------------------------------------------------------------------------------------------- secrets
@@ -197,8 +299,9 @@ def test_password_outputs_are_secret_and_public_env_is_not() -> None:
 def test_plain_outputs(generated: Deployed) -> None:
     component = generated.component
     assert component.node_endpoints == [f"redis-node-{index}:{7000 + index}" for index in range(1, 7)]
-    assert component.host_address_map["redis-node-1:7001"] == "127.0.0.1:7001"
-    assert component.exporter_url == "http://127.0.0.1:9121"
+    assert generated.resolved["host_address_map"]["redis-node-1:7001"] == "127.0.0.1:7001"
+    assert generated.resolved["exporter_url"] == "http://127.0.0.1:9121"
+    assert generated.resolved["network_name"] == "cache-cluster"
 
 
 def test_container_env_carries_each_secret_kind() -> None:
@@ -272,21 +375,123 @@ def test_hook_gets_the_spec_on_stdin_and_the_password_in_its_environment(generat
         assert pm.GENERATED_PASSWORD not in json.dumps(hook.inputs[visible])
 
 
-def test_hook_environment_has_the_acl_passwords_too() -> None:
+def test_hook_environment_holds_the_shared_password_only() -> None:
+    """The hook authenticates as the default user; ACL passwords stay with the containers that set the users."""
     deployed = deploy({"spec": acl_spec(), "password": PASSWORD, "acl_passwords": {"app": ACL_PASSWORD}})
     (hook,) = pm.of_type(deployed.mocks, pm.COMMAND)
-    assert hook.inputs["environment"] == {
-        "REDIS_PASSWORD": PASSWORD,
-        "REDIS_ACL_APP_PASSWORD": ACL_PASSWORD,
-        "REDIS_ACL_REPORTING_PASSWORD": pm.GENERATED_PASSWORD,
-    }
+    assert hook.inputs["environment"] == {"REDIS_PASSWORD": PASSWORD}
+    assert ACL_PASSWORD not in json.dumps(hook.inputs)
     assert PASSWORD not in hook.inputs["create"] and PASSWORD not in hook.inputs["stdin"]
+
+
+def test_the_hook_reads_no_acl_password() -> None:
+    """What the hook would read: REDIS_ACL_<NAME>_PASSWORD through AclUser.password_env. Nothing it runs does."""
+    package = Path(__import__("cache_cluster").__file__).parent
+    readers = [
+        path.relative_to(package).as_posix()
+        for path in [*sorted((package / "hook").glob("*.py")), package / "cli" / "hook.py"]
+        if "password_env" in path.read_text() or "REDIS_ACL_" in path.read_text()
+    ]
+    assert readers == []
+
+
+def test_hook_interpreter_is_relative_to_the_programs_directory(generated: Deployed) -> None:
+    (hook,) = pm.of_type(generated.mocks, pm.COMMAND)
+    assert not hook.inputs["create"].startswith("/")
+    assert hook.inputs["create"].startswith(program_python() + " -m cache_cluster.cli")
+    # Two checkouts of the same layout read the same command: the engine sees no change from either.
+    first = program_python("/home/ana/cache-cluster/.venv/bin/python", cwd="/home/ana/cache-cluster/infra")
+    second = program_python("/ci/build/42/.venv/bin/python", cwd="/ci/build/42/infra")
+    assert first == second == "../.venv/bin/python"
+    assert program_python("/srv/app/venv/bin/python", cwd="/srv/app") == "./venv/bin/python"
 
 
 def test_hook_can_be_left_out_or_go_direct() -> None:
     assert not pm.of_type(deploy({"spec": ClusterSpec(), "run_hook": False}).mocks, pm.COMMAND)
     (hook,) = pm.of_type(deploy({"spec": ClusterSpec(), "hook_via": "direct"}).mocks, pm.COMMAND)
     assert "--via direct" in hook.inputs["create"]
+
+
+# ------------------------------------------------------------------------------------- remote Docker engines
+
+REMOTE = "ssh://deploy@cache-host.example:2222"
+PUBLIC = {"network": {"publish_address": "0.0.0.0", "allow_public_publish": True}}
+
+
+def deploy_on(host: str, spec: ClusterSpec, **args: Any) -> tuple[pm.RecordingMocks, dict[str, Any]]:
+    """The component given its own docker Provider (as an application stack passes one)."""
+    mocks = pm.install()
+    resolved: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def run() -> pulumi.Output[Any]:
+        engine = docker.Provider("engine", host=host)
+        component = DockerCacheCluster(
+            NAME, {"spec": spec, **args}, pulumi.ResourceOptions(providers=[engine])  # type: ignore[typeddict-item]
+        )
+        outputs = pulumi.Output.all(component.host_address_map, component.exporter_url)
+        return outputs.apply(lambda both: resolved.update(host_address_map=both[0], exporter_url=both[1]))
+
+    run()
+    return mocks, resolved
+
+
+def test_every_docker_resource_goes_to_the_given_provider() -> None:
+    mocks, _ = deploy_on(REMOTE, ClusterSpec.model_validate(PUBLIC))
+    (engine,) = pm.of_type(mocks, pm.DOCKER_PROVIDER)
+    docker_resources = [r for r in mocks.resources if r.type.startswith("docker:")]
+    assert len(docker_resources) == 1 + 8 + 2 + 12  # network, volumes, images, containers
+    assert {r.provider for r in docker_resources} == {f"{engine.urn}::{engine.id}"}
+
+
+def test_a_remote_engine_is_dialled_at_its_host() -> None:
+    mocks, resolved = deploy_on(REMOTE, ClusterSpec.model_validate(PUBLIC))
+    assert resolved["host_address_map"]["redis-node-1:7001"] == "cache-host.example:7001"
+    assert resolved["host_address_map"]["redis-sentinel-3:26381"] == "cache-host.example:26381"
+    assert resolved["exporter_url"] == "http://cache-host.example:9121"
+    (hook,) = pm.of_type(mocks, pm.COMMAND)
+    assert "--via" not in hook.inputs["create"]
+    assert "--address-map redis-node-1:7001=cache-host.example:7001," in hook.inputs["create"]
+    assert "127.0.0.1" not in hook.inputs["create"]
+
+
+def test_a_remote_engines_loopback_is_reached_from_nowhere_and_the_hook_says_so() -> None:
+    with pytest.raises(pulumi.RunError) as raised:
+        deploy_on(REMOTE, ClusterSpec())
+    message = str(raised.value)
+    assert message.startswith("error: the Docker provider points at ssh://deploy@cache-host.example:2222")
+    assert "network.publish_address" in message and "fix:" in message
+    # Without the hook the stack deploys; the outputs promise no address this machine cannot reach.
+    mocks, resolved = deploy_on(REMOTE, ClusterSpec(), run_hook=False)
+    assert resolved == {"host_address_map": {}, "exporter_url": None}
+    assert len(pm.of_type(mocks, pm.CONTAINER)) == 12
+
+
+@pytest.mark.parametrize(
+    ("docker_host", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("unix:///var/run/docker.sock", None),
+        ("npipe:////./pipe/docker_engine", None),
+        ("tcp://127.0.0.1:2375", None),
+        ("tcp://localhost:2375", None),
+        ("tcp://10.0.0.5:2376", "10.0.0.5"),
+        ("ssh://deploy@cache-host.example", "cache-host.example"),
+        ("ssh://deploy@[2001:db8::5]:22", "2001:db8::5"),
+    ],
+)
+def test_engine_host(docker_host: str | None, expected: str | None) -> None:
+    assert engine_host(docker_host) == expected
+
+
+def test_reachable_address_map_on_a_remote_host() -> None:
+    bound = ClusterSpec.model_validate({"network": {"publish_address": "10.1.2.3", "allow_public_publish": True}})
+    assert reachable_address_map(plan(bound), "cache-host.example")["redis-node-2:7002"] == "10.1.2.3:7002"
+    ipv6 = plan(ClusterSpec.model_validate({"network": {"publish_address": "::", "allow_public_publish": True}}))
+    assert reachable_address_map(ipv6, "2001:db8::5")["redis-node-1:7001"] == "[2001:db8::5]:7001"
+    assert reachable_address_map(plan(ClusterSpec()), None)["redis-node-1:7001"] == "127.0.0.1:7001"
+    assert reachable_address_map(plan(ClusterSpec()), "cache-host.example") == {}
 
 
 # ------------------------------------------------------------------------------------------- pure helpers

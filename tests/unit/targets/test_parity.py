@@ -22,7 +22,7 @@ pm.install()  # before anything declares resources, as Pulumi's testing guide do
 from cache_cluster.plan import INIT_SERVICE, plan  # noqa: E402
 from cache_cluster.spec import ClusterSpec  # noqa: E402
 from cache_cluster.targets.compose import render_compose  # noqa: E402
-from cache_cluster.targets.docker import DockerCacheCluster  # noqa: E402
+from cache_cluster.targets.docker import DockerCacheCluster, rolling_predecessors  # noqa: E402
 
 PASSWORD = "Parity-password.0123456789"
 SPECS = {
@@ -33,6 +33,7 @@ SPECS = {
         "topology": {"masters": 3, "replicas_per_master": 2, "base_port": 7101},
         "sentinels": {"count": 5, "quorum": 3, "base_port": 26400},
         "network": {"name": "shop-net"},
+        "memory": {"cpu_limit": "500m"},
         "images": {"redis": "cache-cluster/redis:7.0.15-debian", "exporter": "cache-cluster/redis-exporter:1.5-debian"},
     },
     "no fallback, no exporter": {"fallback": {"enabled": False}, "exporter": {"enabled": False}},
@@ -87,6 +88,7 @@ def compose_view(document: dict[str, Any], name: str, project: str) -> dict[str,
             for config in service.get("configs", [])
         },
         "memory_mb": int(service["mem_limit"].removesuffix("m")) if "mem_limit" in service else None,
+        "cpus": service.get("cpus"),
         "user": service.get("user"),
         "restart": service["restart"],
         "init": service.get("init", False),
@@ -115,8 +117,7 @@ def pulumi_view(
     for urn in container.dependencies:
         if urn in containers:
             dependency = containers[urn]
-            condition = "service_healthy" if dependency.inputs.get("wait") else "service_started"
-            depends_on[dependency.name.removeprefix(prefix)] = condition
+            depends_on[dependency.name.removeprefix(prefix)] = dependency
     return {
         "image": images[inputs["image"]],
         "hostname": inputs["hostname"],
@@ -139,11 +140,21 @@ def pulumi_view(
         },
         "files": {upload["file"]: (upload["content"], upload["permissions"]) for upload in inputs.get("uploads", [])},
         "memory_mb": int(inputs["memory"]) if "memory" in inputs else None,
+        "cpus": inputs.get("cpus"),
         "user": inputs.get("user"),
         "restart": inputs["restart"],
         "init": inputs["init"],
         "depends_on": depends_on,
     }
+
+
+def same_dependencies(service: str, ours: dict[str, pm.Registered], theirs: dict[str, str], rolled: str | None) -> None:
+    """Compose's depends_on, plus (Pulumi only) the container before this one in the rolling order. Pulumi waits
+    for every container with a health check, so a `service_healthy` dependency is one Pulumi waits for."""
+    assert set(ours) == set(theirs) | ({rolled} if rolled else set()), f"{service}: {sorted(ours)} vs {theirs}"
+    for dependency, condition in theirs.items():
+        if condition == "service_healthy":
+            assert ours[dependency].inputs.get("wait") is True, f"{service} -> {dependency} is not waited for"
 
 
 def acl_passwords(spec: ClusterSpec) -> dict[str, str]:
@@ -174,12 +185,14 @@ def test_pulumi_containers_and_compose_services_agree(overrides: dict[str, Any])
         password: users[name].password_env for name, password in acl_passwords(spec).items()
     }
     containers = {container.inputs["hostname"]: container for container in pm.of_type(mocks, pm.CONTAINER)}
+    rolled = rolling_predecessors(deployment)
 
     assert sorted(containers) == sorted(s.name for s in deployment.services)
     assert sorted(document["services"]) == sorted([*containers, INIT_SERVICE])
     for name, container in containers.items():
         ours, theirs = pulumi_view(mocks, container, secrets, "cache-"), compose_view(document, name, spec.name)
         assert set(ours) == set(theirs)
+        same_dependencies(name, ours.pop("depends_on"), theirs.pop("depends_on"), rolled.get(name))
         for field in ours:
             if field == "files":
                 assert_same_files(name, ours[field], theirs[field])
