@@ -333,6 +333,11 @@ STDLIB_SKIP=(test idlelib tkinter turtledemo ensurepip lib2to3 pydoc_data distut
   "config-3.*" __pycache__ EXTERNALLY-MANAGED)
 DYNLOAD_SKIP=("_tkinter*" "_sqlite3*" "_curses*" "_dbm*" "_gdbm*" "_test*" "xx*" "_xx*" "_ctypes_test*" "_nis*" "readline*")
 
+# pip evaluates environment markers against its own interpreter (the venv's), not Debian's python3 that runs
+# the image: redis-py needs async-timeout below Python 3.11.3 (Debian 12 ships 3.11.2), a marker the venv's
+# newer Python skips. Named here so the image has it whatever interpreter runs pip.
+HOOK_EXTRA_REQUIREMENTS=("async-timeout>=4.0.3")
+
 build_hook() {
   local root=$WORK/hook python version stdlib
   new_rootfs "$root"
@@ -353,7 +358,7 @@ build_hook() {
   # The package and its runtime dependencies only (no Pulumi, no test tools), where Debian's python3 looks.
   local site=/usr/lib/python3/dist-packages
   "$PIP_PYTHON" -m pip install --quiet --disable-pip-version-check --no-compile --no-warn-script-location \
-    --target "$root$site" "$REPO_ROOT" >"$WORK/pip.log" 2>&1 || die "pip install of the hook failed: $(tail -n 20 "$WORK/pip.log")"
+    --target "$root$site" "$REPO_ROOT" "${HOOK_EXTRA_REQUIREMENTS[@]}" >"$WORK/pip.log" 2>&1 || die "pip install of the hook failed: $(tail -n 20 "$WORK/pip.log")"
   rm -rf "$root$site/bin"
   local extensions=()
   mapfile -t extensions < <(find "$root$site" -name '*.so' -type f)

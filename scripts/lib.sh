@@ -76,6 +76,19 @@ find_compose() {
     die "${COMPOSE[*]} is not Compose v2 (version '${version:-unknown}'); fix: make venv, or set DOCKER_COMPOSE"
 }
 
+# True when a container of the stack's project is attached to a network of the stack's name that no longer
+# exists. The network has a fixed name shared with any Compose project that merges the file (an application's
+# own); when that project goes down it removes the network, and Compose would start our stopped containers on
+# the vanished network ID ("network ... not found").
+stale_network() {
+  local current ids
+  current=$(docker network inspect --format '{{.Id}}' "$STACK_NETWORK" 2>/dev/null || true)
+  mapfile -t ids < <(docker ps -aq --filter "label=com.docker.compose.project=$STACK_NAME")
+  [[ ${#ids[@]} -gt 0 ]] || return 1
+  docker inspect --format "{{with index .NetworkSettings.Networks \"$STACK_NETWORK\"}}{{.NetworkID}}{{end}}" \
+    "${ids[@]}" 2>/dev/null | grep -v '^$' | grep -qvxF -- "${current:-none}"
+}
+
 docker_ready() {
   timeout 20 docker info >/dev/null 2>&1 ||
     die "the Docker daemon does not answer 'docker info'; run scripts/start-dockerd.sh (make system)"
@@ -90,7 +103,7 @@ load_images() {
   fi
   while IFS='=' read -r key value; do
     case $key in
-      CACHE_CLUSTER_REDIS_IMAGE | CACHE_CLUSTER_EXPORTER_IMAGE)
+      CACHE_CLUSTER_REDIS_IMAGE | CACHE_CLUSTER_EXPORTER_IMAGE | CACHE_CLUSTER_HOOK_IMAGE)
         if [[ -z ${!key:-} ]]; then
           export "$key=$value"
         else

@@ -5,12 +5,14 @@
 # Usage: scripts/up.sh [SPEC]     SPEC: a cluster file or Pulumi.<stack>.yaml (default Pulumi.dev.yaml)
 #
 # Steps (each says what it waits for, each wait has a deadline):
-#   1. images:   CACHE_CLUSTER_REDIS_IMAGE / CACHE_CLUSTER_EXPORTER_IMAGE from scripts/images.env,
+#   1. images:   CACHE_CLUSTER_REDIS_IMAGE / _EXPORTER_IMAGE / _HOOK_IMAGE from scripts/images.env,
 #                unless already set in the environment
 #   2. password: REDIS_PASSWORD, else .cache-cluster/password, else a new random one written there (0600)
 #   3. render:   .cache-cluster/<name>/docker-compose.yml from SPEC (for Pulumi.dev.yaml that is the
 #                checked-in docker-compose.cache-cluster.yml, which a unit test keeps identical)
-#   4. compose:  docker-compose -p <name> up -d --wait (every health check passes, or the deadline)
+#   4. compose:  docker-compose -p <name> up -d --wait (every health check passes and the one-shot
+#                cache-cluster-init service formed the cluster, or the deadline); containers left on a
+#                network another project removed are recreated (their data volumes stay)
 #   5. hook:     cache-cluster init, then cache-cluster validate, through the published ports
 #   6. print how to connect
 # Running it again changes nothing: same containers, same cluster.
@@ -57,7 +59,7 @@ if ! rendered=$(cache-cluster render compose "$SPEC" --output "$COMPOSE_FILE_PAT
   die "rendering the Compose file from $SPEC failed (see above)" 2
 fi
 # The headers differ (they name the spec's path relative to each file); the bodies must not.
-body() { sed '/^services:/,$!d' "$1"; }
+body() { sed '/^#/d' "$1"; }  # the header is the leading comment lines; file contents are indented
 if [[ $SPEC == Pulumi.dev.yaml && -f docker-compose.cache-cluster.yml ]] &&
   ! cmp -s <(body "$COMPOSE_FILE_PATH") <(body docker-compose.cache-cluster.yml); then
   log "note: docker-compose.cache-cluster.yml is stale; run 'make compose' and commit it"
@@ -67,10 +69,16 @@ mark render
 
 compose() { "${COMPOSE[@]}" -p "$STACK_NAME" -f "$COMPOSE_FILE_PATH" "$@"; }
 
-log "starting the services; waiting up to ${WAIT_TIMEOUT}s for every health check to pass"
+log "starting the services; waiting up to ${WAIT_TIMEOUT}s for every health check to pass and the cluster to form"
 start=$SECONDS
+up_options=()
+if stale_network; then
+  log "containers of $STACK_NAME are attached to a network '$STACK_NETWORK' that was removed (another project" \
+    "sharing it went down); recreating them, data volumes kept"
+  up_options=(--force-recreate)
+fi
 # No --remove-orphans: the Compose file may be merged into an application's own project.
-if ! compose up -d --wait --wait-timeout "$WAIT_TIMEOUT" --quiet-pull; then
+if ! compose up -d --wait --wait-timeout "$WAIT_TIMEOUT" --quiet-pull "${up_options[@]}"; then
   log "services did not all become healthy within ${WAIT_TIMEOUT}s:" >&2
   compose ps -a >&2 || true
   for service in $(compose ps -a --format '{{.Service}}|{{.State}}|{{.Health}}' 2>/dev/null |

@@ -317,17 +317,25 @@ def header(deployment: DeploymentPlan, *, source: str | None, output: str | None
     ]
     if source == "Pulumi.dev.yaml":
         lines.append("# (`make compose` runs exactly that; a unit test fails while this file is stale.)")
+    init = deployment.init.service.name if deployment.init is not None else None
     lines += [
         "#",
-        f"# Secrets are not in this file: {PASSWORD_ENV} comes from the environment; `make up` creates",
-        f"# {PASSWORD_FILE} (mode 0600) and exports it. Images: {REDIS_IMAGE_ENV} and",
-        f"# {EXPORTER_IMAGE_ENV} override the spec's defaults (`make up` uses the locally built ones).",
+        f"# Secrets are not in this file: {PASSWORD_ENV} comes from the environment (needed to start, not for",
+        f"# `down`); `make up` creates {PASSWORD_FILE} (mode 0600) and exports it. Images: {REDIS_IMAGE_ENV},",
+        f"# {EXPORTER_IMAGE_ENV} and {HOOK_IMAGE_ENV} override the spec's defaults (`make up` uses local builds).",
         "#",
         "# Run it alone, or merged into an application's project (which keeps its own project name):",
         f"#   docker-compose -p {spec.name} -f docker-compose.cache-cluster.yml up -d --wait",
-        "#   docker-compose -f docker-compose.yml -f docker-compose.cache-cluster.yml up -d --wait",
-        f"# then form the cluster once (safe to repeat): cache-cluster init {source or 'FILE'} --via published",
+        "#   docker-compose -f docker-compose.yml -f docker-compose.cache-cluster.yml up -d",
+    ]
+    if init is not None:
+        lines += [
+            f"# {init} forms the cluster (once; later runs only validate) and exits 0 when it is healthy;",
+            f"# applications wait for it: depends_on: {{{init}: {{condition: service_completed_successfully}}}}",
+        ]
+    lines += [
         f"# Ports are published on {spec.network.publish_address} only (network.publish_address in the spec).",
+        "# x-<role> fields hold what every service of that role shares; each service merges it (<<: *<role>).",
     ]
     return "\n".join(lines) + "\n"
 
