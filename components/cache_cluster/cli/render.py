@@ -43,8 +43,15 @@ def render_compose_command(
 
     if check and output is None:
         raise CacheClusterError("--check needs --output: the file to compare with")
-    deployment = plan(resolve_spec(file, stack, project_dir))
+    spec = resolve_spec(file, stack, project_dir)
     source_path = spec_source(file, stack, project_dir)
+    if spec.target == "kubernetes":
+        raise CacheClusterError(
+            f"{source_path} has target 'kubernetes': its nodes share one port and are named by cluster DNS, which "
+            "a Compose file cannot give them; fix: use `cache-cluster render kubernetes`, or a spec with "
+            "target: docker"
+        )
+    deployment = plan(spec)
     base = output.parent if output is not None else Path(".")
     text = compose_yaml(
         deployment,

@@ -455,3 +455,10 @@ def test_render_files_are_stable_and_replace_their_own_stale_files(tmp_path: Pat
     stale.write_text("# Rendered by cache-cluster from x.\nkind: Job\n")
     assert run_cli(*["render", "kubernetes", "Pulumi.prod.yaml", "-o", str(out)], cwd=ROOT).returncode == 0
     assert (out / "mine.yaml").exists() and not stale.exists()
+
+
+def test_render_compose_refuses_a_kubernetes_spec(tmp_path: Path) -> None:
+    result = run_cli("render", "compose", "Pulumi.prod.yaml", "--output", str(tmp_path / "c.yml"), cwd=ROOT)
+    assert result.returncode == 2
+    assert "fix: use `cache-cluster render kubernetes`" in result.stderr
+    assert not (tmp_path / "c.yml").exists()
