@@ -451,6 +451,46 @@ class Workload:
     service_accounts: list[Manifest]
 
 
+def _config_name(prefix: str) -> str:
+    return f"{prefix}-config"
+
+
+def _named_set(
+    spec: ClusterSpec,
+    *,
+    prefix: str,
+    component: Component,
+    replicas: int,
+    files: Mapping[str, str],
+    pod: Manifest,
+    ports: list[Manifest],
+    data: bool,
+) -> Workload:
+    """Pods `<prefix>-1..N` from one template: the StatefulSet, its ConfigMap and ServiceAccount, a headless
+    Service (the pods' DNS names) and a client Service on the first port (any ready pod)."""
+    headless = addresses.headless_service(prefix)
+    stateful_set = _stateful_set(
+        spec,
+        name=prefix,
+        component=component,
+        service_name=headless,
+        replicas=replicas,
+        pod=pod,
+        config_hash=_digest(files),
+        start_ordinal=1,
+        data=data,
+    )
+    return Workload(
+        config_maps=[config_map(spec, _config_name(prefix), component, files)],
+        services=[
+            service(spec, headless, component, ports, headless=True),
+            service(spec, prefix, component, ports[:1]),
+        ],
+        workloads=[stateful_set],
+        service_accounts=[service_account(spec, prefix, component)],
+    )
+
+
 def cluster_nodes(deployment: DeploymentPlan, options: KubernetesOptions) -> Workload:
     spec = deployment.spec
     prefix = spec.topology.node_name_prefix
@@ -459,7 +499,6 @@ def cluster_nodes(deployment: DeploymentPlan, options: KubernetesOptions) -> Wor
         "redis.conf": conf.render_node_conf(spec, hostname=None, port=port),
         posixpath.basename(ENTRYPOINT_PATH): conf.render_node_entrypoint(spec, port=port, announce_env=ANNOUNCE_ENV),
     }
-    config = config_map(spec, f"{prefix}-config", "cluster-node", files)
     container = _redis_container(
         spec,
         deployment.service(deployment.nodes[0].name),
@@ -474,34 +513,17 @@ def cluster_nodes(deployment: DeploymentPlan, options: KubernetesOptions) -> Wor
         prefix,
         REDIS_UID,
         [container],
-        _config_volumes(config["metadata"]["name"]),
+        _config_volumes(_config_name(prefix)),
         data=True,
         # The pause process as pid 1 reaps the entrypoint's background re-meet loop once it ends; under
         # redis-server as pid 1 it would stay a zombie until Redis next forks (Docker's `init: true` does this).
         extra={"shareProcessNamespace": True, **_spread(spec, selector)},
     )
     ports = [_service_port("redis", port), _service_port("bus", port + BUS_PORT_OFFSET)]
-    return Workload(
-        config_maps=[config],
-        services=[
-            service(spec, addresses.headless_service(prefix), "cluster-node", ports, headless=True),
-            service(spec, prefix, "cluster-node", ports[:1]),
-        ],
-        workloads=[
-            _stateful_set(
-                spec,
-                name=prefix,
-                component="cluster-node",
-                service_name=addresses.headless_service(prefix),
-                replicas=len(deployment.nodes),
-                pod=pod,
-                config_hash=_digest(files),
-                start_ordinal=1,
-                data=True,
-            )
-        ],
-        service_accounts=[service_account(spec, prefix, "cluster-node")],
-    )
+    return _named_set(
+        spec, prefix=prefix, component="cluster-node", replicas=len(deployment.nodes), files=files, pod=pod,
+        ports=ports, data=True,
+    )  # fmt: skip
 
 
 def sentinels(deployment: DeploymentPlan, options: KubernetesOptions) -> Workload:
@@ -512,7 +534,6 @@ def sentinels(deployment: DeploymentPlan, options: KubernetesOptions) -> Workloa
         "sentinel.conf": conf.render_sentinel_conf(spec, hostname=None, port=port),
         posixpath.basename(ENTRYPOINT_PATH): conf.render_sentinel_entrypoint(spec, announce_env=ANNOUNCE_ENV),
     }
-    config = config_map(spec, f"{prefix}-config", "sentinel", files)
     first = next(service for service in deployment.services if service.role == "sentinel")
     container = _redis_container(
         spec,
@@ -524,32 +545,12 @@ def sentinels(deployment: DeploymentPlan, options: KubernetesOptions) -> Workloa
         data=False,
         resources=_resources(first.memory_mb or 64, SMALL_CPU_REQUEST),
     )
-    selector = {"matchLabels": selector_labels(spec, "sentinel")}
-    pod = _pod_spec(
-        prefix, REDIS_UID, [container], _config_volumes(config["metadata"]["name"]), extra=_spread(spec, selector)
-    )
-    ports = [_service_port("redis", port)]
-    return Workload(
-        config_maps=[config],
-        services=[
-            service(spec, addresses.headless_service(prefix), "sentinel", ports, headless=True),
-            service(spec, prefix, "sentinel", ports),
-        ],
-        workloads=[
-            _stateful_set(
-                spec,
-                name=prefix,
-                component="sentinel",
-                service_name=addresses.headless_service(prefix),
-                replicas=spec.sentinels.count,
-                pod=pod,
-                config_hash=_digest(files),
-                start_ordinal=1,
-                data=False,
-            )
-        ],
-        service_accounts=[service_account(spec, prefix, "sentinel")],
-    )
+    spread = _spread(spec, {"matchLabels": selector_labels(spec, "sentinel")})
+    pod = _pod_spec(prefix, REDIS_UID, [container], _config_volumes(_config_name(prefix)), extra=spread)
+    return _named_set(
+        spec, prefix=prefix, component="sentinel", replicas=spec.sentinels.count, files=files, pod=pod,
+        ports=[_service_port("redis", port)], data=False,
+    )  # fmt: skip
 
 
 FALLBACK_ROLES: tuple[Role, Role] = ("fallback-primary", "fallback-replica")
@@ -573,7 +574,7 @@ def fallback(deployment: DeploymentPlan, options: KubernetesOptions) -> Workload
         service_plan = next(s for s in deployment.services if s.role == role)
         port = service_plan.ports[0].container_port
         files = _files_by_name(service_plan)
-        config = config_map(spec, f"{service_plan.name}-config", role, files)
+        config = config_map(spec, _config_name(service_plan.name), role, files)
         container = _redis_container(
             spec,
             service_plan,
