@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SPEC ?= Pulumi.dev.yaml
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: up down destroy status test lint typecheck unit integration e2e venv system images compose bench clean
+.PHONY: up down destroy status test lint typecheck unit integration e2e venv system images compose monitoring policy bench mutation clean
 
 up: venv system images ## Start the local cluster on Docker (Compose v2), initialize and validate it
 	scripts/up.sh "$(SPEC)"
@@ -24,7 +24,7 @@ test: venv system ## Install everything and run every test tier (unit, integrati
 	scripts/test.sh
 
 lint: venv
-	$(VENV)/bin/ruff check components infra tests bench
+	$(VENV)/bin/ruff check components infra tests bench policies
 	$(VENV)/bin/mypy --strict components/cache_cluster
 
 venv: $(VENV)/.installed
@@ -40,13 +40,28 @@ system:
 images: system
 	scripts/build-images.sh
 
-compose: venv ## Render docker-compose.cache-cluster.yml from the dev stack
+policy: venv ## The policy pack's verdicts on every stack (Pulumi.*.yaml here and in examples/*/, with its Pulumi.<stack>.policy.json), offline
+	@for stack_file in Pulumi.*.yaml examples/*/Pulumi.*.yaml; do \
+	  project=$$(dirname "$$stack_file"); stack=$$(basename "$$stack_file" .yaml); stack=$${stack#Pulumi.}; \
+	  config=$$project/Pulumi.$$stack.policy.json; [ -f "$$config" ] && config_option="--config $$config" || config_option=; \
+	  echo "==> policy-check --stack $$stack --project-dir $$project $$config_option"; \
+	  $(VENV)/bin/cache-cluster policy-check --stack "$$stack" --project-dir "$$project" $$config_option || exit 1; \
+	done
+
+compose: venv monitoring ## Render docker-compose.cache-cluster.yml (and monitoring/) from the dev stack
 	$(VENV)/bin/cache-cluster render compose Pulumi.dev.yaml --output docker-compose.cache-cluster.yml
+
+monitoring: venv ## Render monitoring/ (prometheus.yml, alert rules, dashboard) from the dev stack
+	$(VENV)/bin/cache-cluster render monitoring Pulumi.dev.yaml --output-dir monitoring
 
 bench: venv system images
 	$(PY) -m bench.cli_start
 	$(PY) -m bench.formation
 	$(PY) -m bench.up
+	$(PY) -m bench.failover
+
+mutation: venv ## Mutation testing (mutmut) of hook/decide.py, placement.py and spec.py: a score per module (not in `make test`)
+	$(PY) scripts/mutation.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

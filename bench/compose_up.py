@@ -8,7 +8,7 @@
     make up  `make up SPEC=...` as a person runs it (the anchor: compose up --wait, init, validate, report)
 
 Each run starts from nothing (`down --volumes` of the project first, not timed); images present. Both use
-tests/e2e/init-stack.yaml (ports 25001+, network cctest-init), one after the other. Prints the median of each
+tests/e2e/init-stack.yaml (ports 25001+, network cctest-init-net), one after the other. Prints the median of each
 over --runs runs (default 3) and the ratio brief / make up. Target: ratio <= 1.
 
 Usage: python -m bench.compose_up [--runs N]
@@ -17,6 +17,7 @@ Usage: python -m bench.compose_up [--runs N]
 from __future__ import annotations
 
 import argparse
+import socket
 import statistics
 import subprocess
 import tempfile
@@ -25,23 +26,15 @@ from pathlib import Path
 
 from bench.up import ROOT, compose_binary, environment, log, run
 from cache_cluster.loader import load_spec_file
-from cache_cluster.plan import INIT_SERVICE, plan
+from cache_cluster.plan import plan
+from cache_cluster.spec import service_ports
 from cache_cluster.targets.compose import compose_yaml
+from tests.e2e.brief_app import app_compose
 
 SPEC = "tests/e2e/init-stack.yaml"
 APP_PROJECT = "cctest-init-bench"
 PASSWORD = "bench-compose-up-password-0123456789"
-APP_COMPOSE = f"""\
-name: {APP_PROJECT}
-services:
-  app:
-    image: ${{CACHE_CLUSTER_REDIS_IMAGE}}
-    entrypoint: ["sh", "-c", "sleep 600"]
-    networks: [cctest-init]
-    depends_on:
-      {INIT_SERVICE}:
-        condition: service_completed_successfully
-"""
+APP_COMPOSE = app_compose(APP_PROJECT, load_spec_file(ROOT / SPEC).network.name)
 
 
 def image_env() -> dict[str, str]:
@@ -53,9 +46,33 @@ def image_env() -> dict[str, str]:
     return values
 
 
+def wait_until_ports_are_free(deadline_s: float = 30) -> None:
+    """The engine releases published ports a moment after `down` returns; a start before that fails to bind."""
+    ports = [owned.port for owned in service_ports(load_spec_file(ROOT / SPEC))]
+    deadline = time.monotonic() + deadline_s
+    while True:
+        held = [port for port in ports if not port_is_free(port)]
+        if not held:
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"ports {held} still held {deadline_s:.0f}s after down")
+        time.sleep(0.2)
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def brief_run(directory: Path, compose: str, env: dict[str, str]) -> float:
     files = ["-f", "docker-compose.yml", "-f", "docker-compose.cache-cluster.yml"]
     run([compose, "-p", APP_PROJECT, "down", "--volumes", "--timeout", "5"], env, 120, "down --volumes")
+    wait_until_ports_are_free()
     started = time.monotonic()
     result = subprocess.run(
         [compose, *files, "up", "-d"], cwd=directory, env=env, capture_output=True, text=True, timeout=300, check=False
@@ -79,6 +96,7 @@ def brief_run(directory: Path, compose: str, env: dict[str, str]) -> float:
 def make_up_run(compose: str, env: dict[str, str]) -> float:
     name = load_spec_file(ROOT / SPEC).name
     run([compose, "-p", name, "down", "--volumes", "--timeout", "5"], env, 120, "down --volumes")
+    wait_until_ports_are_free()
     elapsed = run(["make", "--no-print-directory", "up", f"SPEC={SPEC}"], env, 300, "make up")
     run([compose, "-p", name, "down", "--volumes", "--timeout", "5"], env, 120, "down --volumes")
     return elapsed

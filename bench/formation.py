@@ -62,7 +62,7 @@ def fully_ready(deployment: Deployment, password: str) -> float:
     targets = deployment.targets()
     clients = {node.address: client(node, password) for node in targets.nodes}
     try:
-        result = wait_fully_ready(clients, deadline=time.monotonic() + STEP_TIMEOUT)
+        result = wait_fully_ready(targets.nodes, clients, deadline=time.monotonic() + STEP_TIMEOUT)
     finally:
         for connection in clients.values():
             close(connection)

@@ -20,6 +20,13 @@
 #       upstream oliver006/redis_exporter image), ENTRYPOINT the exporter,
 #       USER nobody.
 #
+#   cache-cluster/prometheus:<prometheus version>-debian
+#       /bin/prometheus and /bin/promtool (as in the upstream prom/prometheus
+#       image), Debian's web UI assets (/usr/share/prometheus/web, without the
+#       unused time zone data), busybox applets (sh, wget for the health
+#       check), /prometheus owned by nobody, USER nobody, ENTRYPOINT
+#       /bin/prometheus.
+#
 #   cache-cluster/hook:<package version>-debian
 #       this package and its CLI (`cache-cluster init ...`, the post-deploy
 #       hook): Debian's python3 (the interpreter, its shared libraries and the
@@ -34,6 +41,7 @@
 # Makefile `include` and shell `set -a; . scripts/images.env`):
 #   CACHE_CLUSTER_REDIS_IMAGE=...
 #   CACHE_CLUSTER_EXPORTER_IMAGE=...
+#   CACHE_CLUSTER_PROMETHEUS_IMAGE=...
 #   CACHE_CLUSTER_HOOK_IMAGE=...
 #
 # An image is not rebuilt when its tag exists and was built by this same
@@ -90,6 +98,7 @@ upstream_version() {
 
 REDIS_DEB_VERSION=$(pkg_version redis-server)
 EXPORTER_DEB_VERSION=$(pkg_version prometheus-redis-exporter)
+PROMETHEUS_DEB_VERSION=$(pkg_version prometheus)
 REDIS_VERSION=$(upstream_version "$REDIS_DEB_VERSION")
 EXPORTER_VERSION=$(upstream_version "$EXPORTER_DEB_VERSION")
 PYTHON_DEB_VERSION=$(pkg_version python3-minimal)
@@ -98,8 +107,11 @@ PACKAGE_VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$REPO_ROOT/pyproject.tom
 # The hook image holds the package's sources: a change to them is a new image (like a new Debian package).
 SOURCE_HASH=$(cd "$REPO_ROOT" && find components pyproject.toml -type f \( -name '*.py' -o -name '*.toml' -o -name py.typed \) \
   -not -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+# "2.42.0+ds-5+deb12u1" -> "2.42.0": also drop Debian's "+ds" repack suffix.
+PROMETHEUS_VERSION=$(upstream_version "${PROMETHEUS_DEB_VERSION%%+*}")
 REDIS_IMAGE="cache-cluster/redis:${REDIS_VERSION}-debian"
 EXPORTER_IMAGE="cache-cluster/redis-exporter:${EXPORTER_VERSION}-debian"
+PROMETHEUS_IMAGE="cache-cluster/prometheus:${PROMETHEUS_VERSION}-debian"
 HOOK_IMAGE="cache-cluster/hook:${PACKAGE_VERSION}-debian"
 HOOK_BUILD_INPUTS="python3=$PYTHON_DEB_VERSION;sources=$SOURCE_HASH"
 # Changing this script changes the recipe label, which triggers a rebuild.
@@ -112,6 +124,7 @@ write_env_file() {
     echo "# Written by scripts/build-images.sh; image tags of the locally built images."
     echo "CACHE_CLUSTER_REDIS_IMAGE=$REDIS_IMAGE"
     echo "CACHE_CLUSTER_EXPORTER_IMAGE=$EXPORTER_IMAGE"
+    echo "CACHE_CLUSTER_PROMETHEUS_IMAGE=$PROMETHEUS_IMAGE"
     echo "CACHE_CLUSTER_HOOK_IMAGE=$HOOK_IMAGE"
   } >"$tmp"
   chmod 0644 "$tmp"
@@ -121,6 +134,7 @@ write_env_file() {
 print_tags() {
   echo "CACHE_CLUSTER_REDIS_IMAGE=$REDIS_IMAGE"
   echo "CACHE_CLUSTER_EXPORTER_IMAGE=$EXPORTER_IMAGE"
+  echo "CACHE_CLUSTER_PROMETHEUS_IMAGE=$PROMETHEUS_IMAGE"
   echo "CACHE_CLUSTER_HOOK_IMAGE=$HOOK_IMAGE"
 }
 
@@ -132,7 +146,7 @@ if [[ $ENV_ONLY -eq 1 ]]; then
 fi
 
 # ----------------------------------------------------------- prerequisites ---
-for tool in docker tar ldd sha256sum flock busybox dash redis-server redis-cli prometheus-redis-exporter; do
+for tool in docker tar ldd sha256sum flock busybox dash redis-server redis-cli prometheus-redis-exporter prometheus promtool; do
   command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found; run scripts/install-system.sh"
 done
 [[ -x /usr/bin/python3 ]] || die "Debian's /usr/bin/python3 not found; run scripts/install-system.sh"
@@ -200,6 +214,13 @@ copy_libs() {
       [[ -e $root$lib ]] || copy_file "$lib" "$root"
     done < <(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}')
   done
+}
+
+# root_and_nobody ROOT SHELL: /etc/passwd and /etc/group with root (login shell SHELL) and nobody only.
+root_and_nobody() {
+  local root=$1 shell=$2
+  printf 'root:x:0:0:root:/root:%s\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' "$shell" >"$root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
 }
 
 image_up_to_date() {
@@ -307,14 +328,7 @@ build_exporter() {
   copy_file "$(readlink -f "$(command -v prometheus-redis-exporter)")" "$root" /usr/bin/prometheus-redis-exporter
   ln -s /usr/bin/prometheus-redis-exporter "$root/redis_exporter"
   copy_libs "$root" "$root/usr/bin/prometheus-redis-exporter"
-  cat >"$root/etc/passwd" <<'PW'
-root:x:0:0:root:/root:/bin/false
-nobody:x:65534:65534:nobody:/nonexistent:/bin/false
-PW
-  cat >"$root/etc/group" <<'GR'
-root:x:0:
-nogroup:x:65534:
-GR
+  root_and_nobody "$root" /bin/false
   import_rootfs "$root" "$EXPORTER_IMAGE" \
     "${COMMON_LABELS[@]}" \
     "LABEL org.opencontainers.image.title=cache-cluster-redis-exporter" \
@@ -371,14 +385,7 @@ build_hook() {
   "$python" -m compileall -q -j 0 -s "$root" -p / "$root$stdlib" "$root$site" >/dev/null ||
     die "compileall failed in the hook image's root"
 
-  cat >"$root/etc/passwd" <<'PW'
-root:x:0:0:root:/root:/bin/false
-nobody:x:65534:65534:nobody:/nonexistent:/bin/false
-PW
-  cat >"$root/etc/group" <<'GR'
-root:x:0:
-nogroup:x:65534:
-GR
+  root_and_nobody "$root" /bin/false
   import_rootfs "$root" "$HOOK_IMAGE" \
     "${COMMON_LABELS[@]}" \
     "LABEL org.opencontainers.image.title=cache-cluster-hook" \
@@ -392,6 +399,41 @@ GR
     "USER 65534:65534" \
     'ENTRYPOINT ["cache-cluster"]' \
     'CMD ["--help"]'
+  rm -rf "$root"
+}
+
+# ------------------------------------------------------- prometheus image ---
+PROMETHEUS_WEB=/usr/share/prometheus/web
+build_prometheus() {
+  local root=$WORK/prometheus
+  new_rootfs "$root"
+  copy_file "$(readlink -f "$(command -v prometheus)")" "$root" /usr/bin/prometheus
+  copy_file "$(readlink -f "$(command -v promtool)")" "$root" /usr/bin/promtool
+  copy_file "$(readlink -f "$(command -v busybox)")" "$root" /usr/bin/busybox
+  local applet
+  for applet in sh wget cat ls; do
+    ln -s busybox "$root/usr/bin/$applet"
+  done
+  copy_libs "$root" "$root/usr/bin/prometheus" "$root/usr/bin/promtool"
+  # Debian's Prometheus serves its web UI from these files (--web.local-assets); most of them are
+  # symlinks into other Debian packages. The time zone database (~200 MB) is not used by the UI.
+  mkdir -p "$root$PROMETHEUS_WEB"
+  cp -rL "$PROMETHEUS_WEB/." "$root$PROMETHEUS_WEB/"
+  rm -rf "$root$PROMETHEUS_WEB/static/moment-timezone/data"
+  mkdir -p "$root/etc/prometheus" "$root/prometheus"
+  chown 65534:65534 "$root/prometheus"
+  root_and_nobody "$root" /bin/sh
+  import_rootfs "$root" "$PROMETHEUS_IMAGE" \
+    "${COMMON_LABELS[@]}" \
+    "LABEL org.opencontainers.image.title=cache-cluster-prometheus" \
+    "LABEL org.opencontainers.image.version=$PROMETHEUS_VERSION" \
+    "LABEL cache-cluster.debian-package-version=$PROMETHEUS_DEB_VERSION" \
+    "ENV $BASE_PATH" \
+    "USER 65534:65534" \
+    "WORKDIR /prometheus" \
+    "EXPOSE 9090" \
+    'ENTRYPOINT ["/bin/prometheus"]' \
+    'CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]'
   rm -rf "$root"
 }
 
@@ -430,6 +472,7 @@ build_one() {
 total_start=$SECONDS
 build_one "$REDIS_IMAGE" "$REDIS_DEB_VERSION" build_redis redis-server --version
 build_one "$EXPORTER_IMAGE" "$EXPORTER_DEB_VERSION" build_exporter --version
+build_one "$PROMETHEUS_IMAGE" "$PROMETHEUS_DEB_VERSION" build_prometheus --version
 build_one "$HOOK_IMAGE" "$HOOK_BUILD_INPUTS" build_hook check-config --help
 write_env_file
 log "done in $((SECONDS - total_start))s; wrote $ENV_FILE"

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages cache-cluster needs (Docker, Redis, the Redis
-# exporter and the tools the local image build uses).
+# exporter, Prometheus and the tools the local image build uses).
 #
 # Idempotent: packages already installed are skipped, and `apt-get update`
 # runs at most once, only when something is missing.  Package maintainer
 # scripts are prevented from starting daemons (redis-server, redis-sentinel,
-# prometheus-redis-exporter, docker) through a temporary policy-rc.d; the
+# prometheus-redis-exporter, prometheus, docker) through a temporary policy-rc.d; the
 # cluster runs its own Redis processes in containers.
 set -euo pipefail
 
@@ -15,6 +15,7 @@ PACKAGES=(
   redis-sentinel
   redis-tools        # redis-cli
   prometheus-redis-exporter
+  prometheus         # promtool for the rule tests; the binary baked into the offline Prometheus image
   dash               # /bin/sh inside the image
   busybox-static     # cat/sleep/cp/mkdir/rm... inside the image
   tar
@@ -45,7 +46,7 @@ if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0
 fi
 
-redis_pids() { pgrep -x 'redis-server|redis-sentinel|redis-check-rdb|prometheus-redi' 2>/dev/null | sort || true; }
+redis_pids() { pgrep -x 'redis-server|redis-sentinel|redis-check-rdb|prometheus-redi|prometheus' 2>/dev/null | sort || true; }
 before_pids=$(redis_pids)
 
 # Keep postinst scripts from starting services (standard Debian mechanism,

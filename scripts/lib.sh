@@ -103,7 +103,7 @@ load_images() {
   fi
   while IFS='=' read -r key value; do
     case $key in
-      CACHE_CLUSTER_REDIS_IMAGE | CACHE_CLUSTER_EXPORTER_IMAGE | CACHE_CLUSTER_HOOK_IMAGE)
+      CACHE_CLUSTER_REDIS_IMAGE | CACHE_CLUSTER_EXPORTER_IMAGE | CACHE_CLUSTER_PROMETHEUS_IMAGE | CACHE_CLUSTER_HOOK_IMAGE)
         if [[ -z ${!key:-} ]]; then
           export "$key=$value"
         else

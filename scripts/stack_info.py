@@ -4,9 +4,10 @@ secret.
 Usage: python scripts/stack_info.py vars SPEC [--check-password]
          shell assignments STACK_NAME, STACK_NETWORK, STACK_COMPOSE (the Compose v2 binary, or empty);
          with --check-password, exit 2 with the reason when REDIS_PASSWORD breaks the spec's password rules
-       python scripts/stack_info.py connect SPEC [REDIS_IMAGE]
+       python scripts/stack_info.py connect SPEC [REDIS_IMAGE [DASHBOARD]]
          what `make up` prints at the end: the applications' env contract (password hidden), the host
-         address map, redis-cli examples, the exporter's URLs, where the password is
+         address map, redis-cli examples, the exporter's and Prometheus' URLs, the dashboard's path,
+         where the password is
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _vars(deployment: DeploymentPlan) -> str:
     return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
 
 
-def _connect(deployment: DeploymentPlan, spec_path: str, redis_image: str) -> str:
+def _connect(deployment: DeploymentPlan, spec_path: str, redis_image: str, dashboard: str) -> str:
     spec = deployment.spec
     first = deployment.nodes[0]
     published = deployment.host_address_map()
@@ -62,6 +63,14 @@ def _connect(deployment: DeploymentPlan, spec_path: str, redis_image: str) -> st
             f"Prometheus exporter: http://{exporter}/metrics",
             f"  one instance:      http://{exporter}/scrape?target=redis://{first.address}",
         ]
+    prometheus = spec.monitoring.prometheus
+    if prometheus.enabled:
+        url = f"http://{published[f'{prometheus.name}:{prometheus.port}']}"
+        lines += [
+            "",
+            f"Prometheus: {url}  (alerts: {url}/alerts, targets: {url}/targets)",
+            f"  Grafana dashboard to import: {dashboard or f'cache-cluster render monitoring {spec_path}'}",
+        ]
     lines += [
         "",
         f"Password: {PASSWORD_FILE} (mode 0600), unless REDIS_PASSWORD was set when `make up` ran.",
@@ -84,7 +93,8 @@ def main(argv: list[str]) -> int:
             sys.stdout.write(_vars(deployment))
         else:
             image = rest[0] if rest and rest[0] else deployment.spec.images.redis
-            sys.stdout.write(_connect(deployment, spec_path, image))
+            dashboard = rest[1] if len(rest) > 1 else ""
+            sys.stdout.write(_connect(deployment, spec_path, image, dashboard))
     except CacheClusterError as error:
         print(error.render(), file=sys.stderr)
         return 2

@@ -8,7 +8,7 @@ venv="${VENV:-.venv}"
 export PATH="$PWD/$venv/bin:$PATH"
 
 echo "==> ruff"
-ruff check components infra tests bench
+ruff check components infra tests bench policies
 echo "==> mypy --strict"
 mypy --strict components/cache_cluster
 echo "==> images for the e2e tier"

@@ -5,11 +5,12 @@
 # Usage: scripts/up.sh [SPEC]     SPEC: a cluster file or Pulumi.<stack>.yaml (default Pulumi.dev.yaml)
 #
 # Steps (each says what it waits for, each wait has a deadline):
-#   1. images:   CACHE_CLUSTER_REDIS_IMAGE / _EXPORTER_IMAGE / _HOOK_IMAGE from scripts/images.env,
-#                unless already set in the environment
+#   1. images:   CACHE_CLUSTER_REDIS_IMAGE / _EXPORTER_IMAGE / _PROMETHEUS_IMAGE / _HOOK_IMAGE from
+#                scripts/images.env, unless already set in the environment
 #   2. password: REDIS_PASSWORD, else .cache-cluster/password, else a new random one written there (0600)
 #   3. render:   .cache-cluster/<name>/docker-compose.yml from SPEC (for Pulumi.dev.yaml that is the
-#                checked-in docker-compose.cache-cluster.yml, which a unit test keeps identical)
+#                checked-in docker-compose.cache-cluster.yml, which a unit test keeps identical), and
+#                .cache-cluster/<name>/monitoring/ (prometheus.yml, rules, the Grafana dashboard)
 #   4. compose:  docker-compose -p <name> up -d --wait (every health check passes and the one-shot
 #                cache-cluster-init service formed the cluster, or the deadline); containers left on a
 #                network another project removed are recreated (their data volumes stay)
@@ -65,6 +66,12 @@ if [[ $SPEC == Pulumi.dev.yaml && -f docker-compose.cache-cluster.yml ]] &&
   log "note: docker-compose.cache-cluster.yml is stale; run 'make compose' and commit it"
 fi
 log "compose file: $COMPOSE_FILE_PATH"
+# The dashboard for this spec, to import into Grafana (Prometheus itself gets its files from the Compose file).
+MONITORING_DIR="$STACK_DIR/monitoring"
+if ! rendered=$(cache-cluster render monitoring "$SPEC" --output-dir "$MONITORING_DIR" 2>&1); then
+  printf '%s\n' "$rendered" >&2
+  die "rendering the monitoring files from $SPEC failed (see above)" 2
+fi
 mark render
 
 compose() { "${COMPOSE[@]}" -p "$STACK_NAME" -f "$COMPOSE_FILE_PATH" "$@"; }
@@ -122,5 +129,5 @@ mark validate
 echo
 log "$STACK_NAME is up, initialized and validated"
 echo
-"$PY" scripts/stack_info.py connect "$SPEC" "${CACHE_CLUSTER_REDIS_IMAGE:-}"
+"$PY" scripts/stack_info.py connect "$SPEC" "${CACHE_CLUSTER_REDIS_IMAGE:-}" "$MONITORING_DIR/dashboard.json"
 mark end

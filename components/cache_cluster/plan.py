@@ -15,12 +15,20 @@ import yaml
 from . import addresses, conf
 from .contract import EnvContract, env_contract
 from .environment import PASSWORD_ENV
+from .monitoring.files import prometheus_config_text, rules_text
+from .monitoring.prometheus_config import CONFIG_FILE, RULES_FILE
+from .monitoring.targets import scrape_targets
 from .placement import SlotRange, assign_replicas, even_slot_ranges
 from .spec import BUS_PORT_OFFSET, WILDCARD_ADDRESSES, ClusterSpec
 
-Role = Literal["cluster-node", "fallback-primary", "fallback-replica", "sentinel", "exporter", "init"]
+Role = Literal["cluster-node", "fallback-primary", "fallback-replica", "sentinel", "exporter", "prometheus", "init"]
+# Which image a service runs; each is overridable on its own (Compose: CACHE_CLUSTER_<KIND>_IMAGE).
+ImageKind = Literal["redis", "exporter", "prometheus", "hook"]
 # Upstream redis images run Redis as uid/gid 999; the offline images built here use the same ids.
 REDIS_USER = "999:999"
+NOBODY_USER = "65534:65534"
+PROMETHEUS_CONFIG_DIR = "/etc/prometheus"
+PROMETHEUS_DATA_DIR = "/prometheus"
 ENTRYPOINT_PATH = f"{conf.CONFIG_DIR}/entrypoint.sh"
 # Files are root-owned in the container and must be readable by the redis user (uid 999); scripts run.
 CONFIG_FILE_MODE = 0o444
@@ -125,6 +133,14 @@ class ServicePlan:
     @property
     def hostname(self) -> str:
         return self.name
+
+    @property
+    def image_kind(self) -> ImageKind:
+        if self.role in ("exporter", "prometheus"):
+            return self.role
+        if self.role == "init":
+            return "hook"
+        return "redis"
 
     def file_mode(self, path: str) -> int:
         """The mode of one of `files`: executable when the service runs it as its entrypoint."""
@@ -312,6 +328,8 @@ def plan_services(spec: ClusterSpec, nodes: tuple[NodePlan, ...]) -> tuple[Servi
         services.append(
             _exporter_service(spec, depends_on=tuple(Dependency(node.name, "service_started") for node in nodes))
         )
+    if spec.monitoring.prometheus.enabled:
+        services.append(_prometheus_service(spec))
     return tuple(services)
 
 
@@ -347,13 +365,9 @@ def _sentinel_services(spec: ClusterSpec, depends_on: tuple[Dependency, ...]) ->
     return services
 
 
-def exporter_targets(spec: ClusterSpec, nodes: tuple[NodePlan, ...]) -> tuple[str, ...]:
+def exporter_targets(spec: ClusterSpec) -> tuple[str, ...]:
     """`redis://host:port` of every instance the exporter covers through its /scrape?target= endpoint."""
-    targets = [f"redis://{node.address}" for node in nodes]
-    if spec.fallback.enabled:
-        targets += [f"redis://{addresses.fallback_primary(spec)}", f"redis://{addresses.fallback_replica(spec)}"]
-        targets += [f"redis://{address}" for address in addresses.sentinels(spec)]
-    return tuple(targets)
+    return tuple(target.url() for target in scrape_targets(spec))
 
 
 def _exporter_service(spec: ClusterSpec, depends_on: tuple[Dependency, ...]) -> ServicePlan:
@@ -384,12 +398,44 @@ def _exporter_service(spec: ClusterSpec, depends_on: tuple[Dependency, ...]) -> 
     )
 
 
+def _prometheus_service(spec: ClusterSpec) -> ServicePlan:
+    """Prometheus with the rendered scrape configuration and rules (the same text as monitoring/)."""
+    prometheus = spec.monitoring.prometheus
+    return ServicePlan(
+        name=prometheus.name,
+        role="prometheus",
+        image=spec.images.prometheus,
+        # Upstream's image: /bin/prometheus, busybox (wget for the health check), user nobody, data in
+        # /prometheus owned by nobody. The offline image matches all four.
+        entrypoint=("/bin/prometheus",),
+        command=(
+            f"--config.file={PROMETHEUS_CONFIG_DIR}/{CONFIG_FILE}",
+            f"--storage.tsdb.path={PROMETHEUS_DATA_DIR}",
+            f"--storage.tsdb.retention.time={prometheus.retention}",
+            f"--web.listen-address=:{prometheus.port}",
+        ),
+        env={},
+        secret_env={},
+        ports=_published(spec, prometheus.port),
+        volumes=(VolumeMount(f"{prometheus.name}-data", PROMETHEUS_DATA_DIR),),
+        files={
+            f"{PROMETHEUS_CONFIG_DIR}/{CONFIG_FILE}": prometheus_config_text(spec),
+            f"{PROMETHEUS_CONFIG_DIR}/{RULES_FILE}": rules_text(spec),
+        },
+        healthcheck=HealthCheck(
+            test=("CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{prometheus.port}/-/ready")
+        ),
+        depends_on=(Dependency(spec.exporter.name, "service_started"),),
+        memory_mb=256,
+        user=NOBODY_USER,
+        aliases=(prometheus.name,),
+    )
+
+
 INIT_SERVICE = "cache-cluster-init"
 HOOK_SPEC_PATH = f"{conf.CONFIG_DIR}/cluster.yaml"
 # The hook's deadline inside the container; it waits for every server itself (progress in its log).
 HOOK_TIMEOUT_S = 120
-# The hook image's unprivileged user (`nobody`, as in the Dockerfile and the offline build).
-HOOK_USER = "65534:65534"
 
 
 def hook_spec_text(spec: ClusterSpec) -> str:
@@ -400,7 +446,7 @@ def hook_spec_text(spec: ClusterSpec) -> str:
 
 def plan_init(spec: ClusterSpec, services: tuple[ServicePlan, ...]) -> InitPlan:
     """`cache-cluster init` in a container: dials every server by its announced name inside the network."""
-    servers = tuple(service for service in services if service.role != "exporter")
+    servers = tuple(service for service in services if service.role not in ("exporter", "prometheus"))
     service = ServicePlan(
         name=INIT_SERVICE,
         role="init",
@@ -417,7 +463,7 @@ def plan_init(spec: ClusterSpec, services: tuple[ServicePlan, ...]) -> InitPlan:
         # once with its own message when the password is missing instead of behind a health-check timeout.
         depends_on=tuple(Dependency(server.name, "service_started") for server in servers),
         memory_mb=256,
-        user=HOOK_USER,
+        user=NOBODY_USER,  # as in the Dockerfile and the offline build
         restart="no",
         aliases=(INIT_SERVICE,),
     )
@@ -433,6 +479,6 @@ def plan(spec: ClusterSpec) -> DeploymentPlan:
         nodes=nodes,
         services=services,
         contract=env_contract(spec),
-        exporter_targets=exporter_targets(spec, nodes) if spec.exporter.enabled else (),
+        exporter_targets=exporter_targets(spec) if spec.exporter.enabled else (),
         init=plan_init(spec, services),
     )

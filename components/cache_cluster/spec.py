@@ -70,10 +70,11 @@ class Images(_Strict):
 
     redis: str = "redis:7.2.5"
     exporter: str = "oliver006/redis_exporter:v1.62.0"
+    prometheus: str = "prom/prometheus:v2.53.1"
     # This package and its CLI (the repository's Dockerfile); runs the post-deploy hook inside the network.
     hook: str = "cache-cluster/hook:0.1.0"
 
-    _pinned = field_validator("redis", "exporter", "hook")(_check_image_reference)
+    _pinned = field_validator("redis", "exporter", "prometheus", "hook")(_check_image_reference)
 
 
 class Topology(_Strict):
@@ -281,6 +282,33 @@ class Exporter(_Strict):
     port: Port = 9121
 
 
+class Prometheus(_Strict):
+    """A Prometheus server in the stack itself, scraping the exporter with the rendered rules (Docker targets)."""
+
+    enabled: bool = Field(
+        False, description="Run Prometheus beside the cluster (the dev stack turns it on); off: bring your own."
+    )
+    name: DnsLabel = "prometheus"
+    port: Port = 9090
+    retention: str = Field("7d", pattern=r"^[1-9][0-9]*(h|d|w)$")
+
+
+class Monitoring(_Strict):
+    """How the cluster is watched: scrape settings, alert timing, and the optional Prometheus server."""
+
+    scrape_interval_s: int = Field(15, ge=1, le=300)
+    alert_for_override_s: int | None = Field(
+        None,
+        ge=0,
+        le=3600,
+        description="Every alert's `for:` becomes this (drills and tests); leave unset for the rules' own.",
+    )
+    prometheus: Prometheus = Prometheus()
+    prometheus_operator: bool = Field(
+        False, description="Kubernetes: also a ServiceMonitor and a PrometheusRule (needs the Prometheus Operator)."
+    )
+
+
 class Network(_Strict):
     name: str = "cache-cluster"
     publish_address: str = "127.0.0.1"
@@ -353,6 +381,7 @@ class ClusterSpec(_Strict):
     sentinels: Sentinels = Sentinels()
     fallback: Fallback = Fallback()
     exporter: Exporter = Exporter()
+    monitoring: Monitoring = Monitoring()
     network: Network = Network()
     kubernetes: Kubernetes = Kubernetes()
     tls: Tls = Tls()
@@ -370,6 +399,12 @@ class ClusterSpec(_Strict):
                 "sentinels.count",
                 f"sentinels.count {self.sentinels.count} in environment {self.environment!r}: one lost sentinel "
                 "stops failover of the fallback Redis; fix: use 3 sentinels with quorum 2 (fewer only in 'dev')",
+            )
+        if self.monitoring.prometheus.enabled and not self.exporter.enabled:
+            raise field_error(
+                "monitoring.prometheus.enabled",
+                "monitoring.prometheus.enabled is true but exporter.enabled is false: Prometheus scrapes Redis "
+                "through the exporter; fix: set exporter.enabled: true, or turn the Prometheus server off",
             )
         _check_port_collisions(self)
         _check_name_collisions(self)
@@ -403,6 +438,9 @@ def service_ports(spec: ClusterSpec) -> list[OwnedPort]:
         owned.append(OwnedPort(spec.fallback.replica_name, spec.fallback.replica_port, "fallback.replica_port"))
     if spec.exporter.enabled:
         owned.append(OwnedPort(spec.exporter.name, spec.exporter.port, "exporter.port"))
+    prometheus = spec.monitoring.prometheus
+    if prometheus.enabled:
+        owned.append(OwnedPort(prometheus.name, prometheus.port, "monitoring.prometheus.port"))
     return owned
 
 

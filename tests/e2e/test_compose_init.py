@@ -2,7 +2,7 @@
 
 In a temporary directory with a minimal application `docker-compose.yml` (project `cctest-init-app`, one service
 that waits for `cache-cluster-init` with `service_completed_successfully`) and the Compose file rendered from
-tests/e2e/init-stack.yaml (network `cctest-init`, ports 25001+), in file order:
+tests/e2e/init-stack.yaml (network `cctest-init-net`, ports 25001+), in file order:
 
 1. without REDIS_PASSWORD, `up` fails and the servers say why;
 2. the merged command `docker-compose -f docker-compose.yml -f docker-compose.cache-cluster.yml up -d` forms the
@@ -31,7 +31,9 @@ from cache_cluster.loader import load_spec_file
 from cache_cluster.plan import INIT_SERVICE, DeploymentPlan, plan
 from cache_cluster.targets.compose import compose_yaml
 from tests.conftest import require
-from tests.e2e.test_compose_stack import ROOT, _compose_binary, _docker_available, _image_env, docker, log, run
+from tests.e2e.brief_app import app_compose
+from tests.e2e.test_compose_stack import ROOT, _compose_binary, _docker_available, _image_env, docker, run
+from tests.e2e.waiting import log, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -39,17 +41,7 @@ SPEC = "tests/e2e/init-stack.yaml"
 APP_PROJECT = "cctest-init-app"
 ALONE_PROJECT = "cctest-init-alone"  # the alone command's project: the name of the directory it runs in
 PASSWORD = "e2e-init-password-0123456789abcdef"
-APP_COMPOSE = f"""\
-name: {APP_PROJECT}
-services:
-  app:
-    image: ${{CACHE_CLUSTER_REDIS_IMAGE}}
-    entrypoint: ["sh", "-c", "sleep 600"]
-    networks: [cctest-init]
-    depends_on:
-      {INIT_SERVICE}:
-        condition: service_completed_successfully
-"""
+APP_COMPOSE = app_compose(APP_PROJECT, load_spec_file(ROOT / SPEC).network.name)
 
 
 @dataclass(frozen=True)
@@ -200,7 +192,15 @@ def test_make_up_recovers_after_the_application_project_removed_the_shared_netwo
     first = run(["bash", "scripts/up.sh", SPEC], timeout=300, env=up_env)
     assert first.returncode == 0, first.stdout + first.stderr
     # make up's containers stop; the application's project goes down and takes the network with it.
-    assert run([_compose_binary(), "-p", name, "stop", "-t", "5"], timeout=120).returncode == 0
+    stopped = run([_compose_binary(), "-p", name, "stop", "-t", "5"], timeout=120)
+    assert stopped.returncode == 0, stopped.stderr
+
+    def network_unused() -> tuple[bool, str]:
+        attached = docker("network", "inspect", "--format", "{{len .Containers}}", workspace.network, check=False)
+        return attached.stdout.strip() == "0", attached.stdout.strip() or attached.stderr
+
+    # The engine releases a stopped container's endpoint a moment after `stop` returns.
+    wait_for(f"no container attached to the network {workspace.network}", network_unused, deadline_s=30)
     assert compose(workspace.app_dir, *MERGED, "down", "-v", "-t", "5", password=False).returncode == 0
     assert docker("network", "ls", "-q", "--filter", f"name=^{workspace.network}$").stdout.strip() == ""
     again = run(["bash", "scripts/up.sh", SPEC], timeout=300, env=up_env)

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,11 @@ from redis.cluster import RedisCluster
 from cache_cluster.loader import load_spec_file
 from cache_cluster.plan import DeploymentPlan, plan
 from cache_cluster.spec import service_ports
+from cache_cluster.targets.compose import all_services
 from cache_cluster.targets.compose_binary import compose_binary
 from tests.conftest import require
+
+from .waiting import log, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -45,10 +48,6 @@ IMAGES_ENV = ROOT / "scripts" / "images.env"
 THROWAWAY = "cctest-e2e-ipshift"
 MAKE_TIMEOUT = 600  # the first `make up` may install packages and build the images
 DRILL_KEYS = 10_000
-
-
-def log(message: str) -> None:
-    print(f"[e2e {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def _compose_binary() -> str:
@@ -153,22 +152,6 @@ def read_drill_keys(stack: Stack) -> tuple[int, list[Any]]:
         return total, pipe.execute()
     finally:
         client.close()
-
-
-def wait_for(what: str, probe: Callable[[], tuple[bool, str]], *, deadline_s: float, every_s: float = 0.5) -> float:
-    """Poll PROBE until it reports success; fail with its last report after DEADLINE_S. Returns the seconds taken."""
-    log(f"waiting up to {deadline_s:.0f}s for {what}")
-    started = time.monotonic()
-    last = ""
-    while True:
-        done, last = probe()
-        elapsed = time.monotonic() - started
-        if done:
-            log(f"{what}: after {elapsed:.1f}s")
-            return elapsed
-        if elapsed > deadline_s:
-            pytest.fail(f"timed out after {deadline_s:.0f}s waiting for {what}; last: {last}", pytrace=False)
-        time.sleep(every_s)
 
 
 def _remove_leftovers(name: str) -> None:
@@ -365,7 +348,7 @@ def test_clients_on_the_host_and_in_the_network_reach_every_master(stack: Stack)
 
 def test_make_up_again_changes_nothing(stack: Stack) -> None:
     containers, ids = container_ids(stack), node_ids(stack)
-    assert len(containers) == len(stack.deployment.services)
+    assert len(containers) == len(all_services(stack.deployment)), "a container per server and the init service"
     again = make("up", timeout=300)
     assert again.returncode == 0, f"{again.stdout}\n{again.stderr}"
     assert "is up, initialized and validated" in again.stdout

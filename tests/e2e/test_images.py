@@ -35,6 +35,7 @@ NAME_PREFIX = "cctest-img-"
 class Images:
     redis: str
     exporter: str
+    prometheus: str
 
 
 def _run(args: list[str], timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -90,10 +91,15 @@ def images() -> Iterator[Images]:
     )
     assert build.returncode == 0, f"build-images.sh failed:\n{build.stdout}\n{build.stderr}"
     tags = _parse_tags(build.stdout)
-    assert set(tags) >= {"CACHE_CLUSTER_REDIS_IMAGE", "CACHE_CLUSTER_EXPORTER_IMAGE"}, build.stdout
+    wanted = {"CACHE_CLUSTER_REDIS_IMAGE", "CACHE_CLUSTER_EXPORTER_IMAGE", "CACHE_CLUSTER_PROMETHEUS_IMAGE"}
+    assert set(tags) >= wanted, build.stdout
 
     _remove_leftovers()
-    yield Images(redis=tags["CACHE_CLUSTER_REDIS_IMAGE"], exporter=tags["CACHE_CLUSTER_EXPORTER_IMAGE"])
+    yield Images(
+        redis=tags["CACHE_CLUSTER_REDIS_IMAGE"],
+        exporter=tags["CACHE_CLUSTER_EXPORTER_IMAGE"],
+        prometheus=tags["CACHE_CLUSTER_PROMETHEUS_IMAGE"],
+    )
     _remove_leftovers()
 
 
@@ -202,3 +208,27 @@ def test_exporter_scrapes_redis_by_network_alias(images: Images, network: str) -
         want="redis_up 1", deadline_s=30, what="the exporter to report redis_up 1",
     )
     assert 'redis_version="7.' in out
+
+
+def test_prometheus_image_matches_the_upstream_layout(images: Images) -> None:
+    """/bin/prometheus and /bin/promtool, user nobody owning /prometheus, busybox wget for the health check."""
+    version = _docker("run", "--rm", images.prometheus, "--version")
+    assert re.search(r"prometheus, version 2\.\d+\.\d+", version.stdout + version.stderr), version
+    script = "id -u; touch /prometheus/f && echo writable; wget --help 2>&1 | head -n1; promtool --version | head -n1"
+    out = _docker("run", "--rm", "--entrypoint", "sh", images.prometheus, "-c", script).stdout.splitlines()
+    assert out[:2] == ["65534", "writable"], out
+    assert out[2].startswith("BusyBox"), out
+    assert out[3].startswith("promtool, version 2."), out
+
+
+def test_prometheus_image_serves_its_web_ui(images: Images, network: str) -> None:
+    """Debian's Prometheus serves the UI from /usr/share/prometheus/web, copied into the image."""
+    name = f"{network}-prometheus"
+    _docker("run", "-d", "--rm", "--name", name, "--network", network, "--network-alias", "prometheus",
+            images.prometheus, "--config.file=/dev/null", "--storage.tsdb.path=/prometheus")
+    page = _poll(
+        ["run", "--rm", "--network", network, "--entrypoint", "wget", images.prometheus,
+         "-q", "-O", "-", "http://prometheus:9090/graph"],
+        want="<title>Prometheus", deadline_s=30, what="Prometheus to serve /graph",
+    )
+    assert "static/js/graph/index.js" in page

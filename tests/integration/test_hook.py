@@ -16,7 +16,7 @@ import yaml
 from cache_cluster.hook import Report, run_init, run_status, run_validate
 from cache_cluster.hook.endpoints import AddressMap, HostPort, targets_from_nodes
 
-from .conftest import Clusters
+from .conftest import Clusters, wait_until
 from .harness import Deployment
 
 pytestmark = pytest.mark.integration
@@ -46,13 +46,6 @@ def assert_healthy(report: Report) -> None:
     assert not failed, failed
 
 
-def wait_until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
-
 
 def write_spec(deployment: Deployment, path: Path) -> Path:
     path.write_text(yaml.safe_dump(deployment.spec.model_dump(mode="json", exclude_none=True)))
@@ -78,7 +71,7 @@ def test_create_from_scratch_then_validate(formed: tuple[Deployment, Report], pa
     assert_healthy(report)
     assert {check.name for check in report.checks} >= {
         "cluster-state", "slot-coverage", "shards", "env-contract", "cluster-write-read", "sentinels-agree",
-        "fallback-writable", "fallback-replication", "sentinel-quorum", "memory-limits", "fallback-tiers", "exporter",
+        "fallback-writable", "fallback-replication", "sentinel-quorum", "server-config", "exporter",
     }
     roles = [role for _, _, role in node_table(deployment).values()]
     assert roles.count("master") == 3 and roles.count("slave") == 3

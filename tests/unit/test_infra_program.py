@@ -77,7 +77,8 @@ def run_program(stack: str = "dev") -> tuple[pm.RecordingMocks, dict[str, Any], 
 def test_dev_stack_deploys_the_whole_cluster_and_exports_the_contract() -> None:
     set_config(DEV_CLUSTER)
     mocks, exports, secret = run_program()
-    assert len(pm.of_type(mocks, pm.CONTAINER)) == 12
+    # 6 nodes, 2 fallback servers, 3 sentinels, the exporter and Prometheus (the dev stack turns it on).
+    assert len(pm.of_type(mocks, pm.CONTAINER)) == 13
     assert len(pm.of_type(mocks, pm.RANDOM_PASSWORD)) == 1  # no redisPassword in config: generated
     assert [r.name for r in pm.of_type(mocks, pm.COMPONENT)] == ["cache-cluster"]
     assert set(exports) == {"env", "node_endpoints", "host_address_map", "exporter_url"}
@@ -200,4 +201,5 @@ def test_volumes_are_retained_unless_the_stack_says_otherwise() -> None:
     )
     mocks, _, _ = run_program()
     volumes = pm.of_type(mocks, pm.VOLUME)
-    assert len(volumes) == 8 and not any(volume.retain_on_delete for volume in volumes)
+    # 6 nodes, 2 fallback servers and Prometheus' data (the dev stack runs Prometheus).
+    assert len(volumes) == 9 and not any(volume.retain_on_delete for volume in volumes)

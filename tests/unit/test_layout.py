@@ -1,7 +1,8 @@
 """The package's import graph: layers import downward only and nothing imports in a circle.
 
-spec/plan/... (the pure core) <- targets (renderings) ; core <- hook ; hook, core <- cli. The CLI's command
-modules never import the CLI's root (the root registers them), and `import cache_cluster.cli` stays light.
+spec/plan/... (the pure core) <- targets (renderings) ; core <- hook ; core <- policy (the pack's rules) ;
+hook, core <- drills ; all <- cli. The CLI's command modules never import the CLI's root (the root registers
+them), and `import cache_cluster.cli` stays light.
 Every import counts, also those inside functions: a lazy import is still a dependency.
 """
 
@@ -57,7 +58,7 @@ GRAPH = {name: imports_of(name) for name in MODULES}
 
 def layer(name: str) -> str:
     parts = name.split(".")
-    return parts[1] if len(parts) > 1 and parts[1] in ("targets", "hook", "cli") else "core"
+    return parts[1] if len(parts) > 1 and parts[1] in ("targets", "hook", "policy", "drills", "cli") else "core"
 
 
 def test_the_graph_is_read() -> None:
@@ -90,7 +91,10 @@ ALLOWED = {
     "core": {"core"},
     "targets": {"core", "targets"},
     "hook": {"core", "hook"},
-    "cli": {"core", "hook", "targets", "cli"},
+    # The policy pack's rules read engine-shaped resources: they need the core's names, never a target or the hook.
+    "policy": {"core", "policy"},
+    "drills": {"core", "hook", "drills"},
+    "cli": {"core", "hook", "drills", "targets", "policy", "cli"},
 }
 
 
@@ -128,7 +132,9 @@ def test_cli_commands_never_import_the_root() -> None:
         "cache_cluster.cli.common",
         "cache_cluster.cli.config",
         "cache_cluster.cli.display",
+        "cache_cluster.cli.drill",
         "cache_cluster.cli.hook",
+        "cache_cluster.cli.policy",
         "cache_cluster.cli.render",
     ]
     importing_root = [name for name in commands if "cache_cluster.cli" in GRAPH[name] and not name.endswith("__main__")]
@@ -149,5 +155,5 @@ def test_python_dash_m_runs_the_cli() -> None:
         [sys.executable, "-m", "cache_cluster.cli", "--help"], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr
-    for command in ("check-config", "env", "init", "validate", "status", "render"):
+    for command in ("check-config", "env", "init", "validate", "status", "drill", "render", "policy-check"):
         assert f"  {command} " in done.stdout

@@ -13,9 +13,11 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from ..drills.result import DrillResult
 from ..hook.connect import scrub
 from ..hook.inspect import NodeState
 from ..hook.report import Report, node_dict
+from ..hook.validate import Check
 from ..hook.wait import Readiness
 
 _STATUS_STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "skip": "dim"}
@@ -53,12 +55,7 @@ def render(report: Report) -> RenderableType:
     if report.problems:
         parts.append(Text("problems:\n" + "\n".join(f"  - {problem}" for problem in report.problems), style="red"))
     if report.checks:
-        table = Table(title="validation", title_justify="left")
-        for column in ("check", "status", "detail"):
-            table.add_column(column)
-        for check in report.checks:
-            table.add_row(check.name, Text(check.status, style=_STATUS_STYLE[check.status]), check.detail)
-        parts.append(table)
+        parts.append(_checks_table("validation", report.checks))
     timing = ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in report.timings.items())
     parts.append(
         Text.assemble(
@@ -91,10 +88,46 @@ def _nodes_table(states: Sequence[NodeState]) -> Table:
     return table
 
 
+def _checks_table(title: str, checks: Sequence[Check]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("check", "status", "detail"):
+        table.add_column(column)
+    for check in checks:
+        table.add_row(check.name, Text(check.status, style=_STATUS_STYLE[check.status]), check.detail)
+    return table
+
+
 def print_report(report: Report, console: Console, password: str | None = None) -> None:
+    _print_scrubbed(render(report), console, password)
+
+
+def render_drill(result: DrillResult) -> RenderableType:
+    measures = Table(title="measured", title_justify="left")
+    for column in ("what", "value"):
+        measures.add_column(column)
+    for name, value in result.measures.items():
+        measures.add_row(name, "n/a" if value is None else str(value))
+    verdict = "passed" if result.passed else "FAILED"
+    return Group(
+        Text(f"drill {result.drill}: {result.title}", style="bold"),
+        Text("\n".join(result.timeline), style="dim"),
+        _checks_table("checks", result.checks),
+        measures,
+        Text.assemble(
+            (f"{verdict} (exit {result.exit_code})", "bold green" if result.passed else "bold red"),
+            f": {result.error}" if result.error else "",
+        ),
+    )
+
+
+def print_drill(result: DrillResult, console: Console, password: str | None = None) -> None:
+    _print_scrubbed(render_drill(result), console, password)
+
+
+def _print_scrubbed(renderable: RenderableType, console: Console, password: str | None) -> None:
     """Rendered to text first so the password scrub covers every character printed."""
     with console.capture() as captured:
-        console.print(render(report))
+        console.print(renderable)
     console.file.write(scrub(captured.get(), password))
     console.file.flush()
 

@@ -79,6 +79,15 @@ StatusTimeout = Annotated[
     float, typer.Option("--timeout", min=0.1, help="Connection timeout in seconds (status never waits).")
 ]
 ReportJson = Annotated[bool, typer.Option("--json", help="Print the report as JSON (docs/hook-report.md).")]
+PreferSpecMasters = Annotated[
+    bool,
+    typer.Option(
+        "--prefer-spec-masters",
+        help="init: where failovers swapped roles, make the spec's masters masters again with CLUSTER FAILOVER "
+        "(coordinated, no data movement).",
+    ),
+]
+NotForThisCommand = Annotated[bool, typer.Option("--prefer-spec-masters", hidden=True)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +106,7 @@ class HookOptions:
     failure_domains: DomainsOption = None
     timeout: WaitTimeout = 120.0
     as_json: ReportJson = False
+    prefer_spec_masters: PreferSpecMasters = False
 
     def targets(self) -> Targets:
         from ..hook.endpoints import AddressMap, parse_node_list, targets_from_nodes, targets_from_spec
@@ -192,6 +202,7 @@ class _Overrides:
     """Per-command replacements of a HookOptions field's annotation (with_hook_options picks them by name)."""
 
     timeout: StatusTimeout
+    prefer_spec_masters: NotForThisCommand
 
 
 def _emit(report: Report, as_json: bool, password: str) -> None:
@@ -228,10 +239,10 @@ def init(options: HookOptions) -> None:
     """
     from ..hook.run import run_init
 
-    _run_waiting(functools.partial(run_init, log=_log), options)
+    _run_waiting(functools.partial(run_init, log=_log, prefer_spec_masters=options.prefer_spec_masters), options)
 
 
-@with_hook_options()
+@with_hook_options(prefer_spec_masters=False)
 def validate(options: HookOptions) -> None:
     """Wait for every server, then check the deployment against the spec (writes only probe keys it deletes).
 
@@ -242,7 +253,7 @@ def validate(options: HookOptions) -> None:
     _run_waiting(run_validate, options)
 
 
-@with_hook_options(timeout=5.0)
+@with_hook_options(timeout=5.0, prefer_spec_masters=False)
 def status(options: HookOptions) -> None:
     """Show the cluster's state and the read-only checks. Changes nothing, writes nothing.
 

@@ -62,25 +62,63 @@ def render_compose_command(
         sys.stdout.write(text)
         return
     if check:
-        _check(output, text, _relative(source_path, Path(".")))
+        source = _relative(source_path, Path("."))
+        if not _check(output, text, source, f"cache-cluster render compose {source} --output {output}"):
+            raise typer.Exit(1)
         return
+    _write(output, text)
+    typer.echo(f"wrote {output} ({deployment.spec.name}: {len(deployment.services)} services)", err=True)
+
+
+@app.command("monitoring")
+def render_monitoring_command(
+    file: SpecFile = None,
+    stack: StackOption = None,
+    project_dir: ProjectDir = Path("."),
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", "-o", help="Write prometheus.yml, the rules and the dashboard here.")
+    ] = Path("monitoring"),
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 with a diff when a file is missing or stale.")
+    ] = False,
+) -> None:
+    """Render the monitoring files (prometheus.yml, cache-cluster.rules.yml, dashboard.json) for a cluster spec."""
+    from ..monitoring import monitoring_files
+    from ..monitoring.files import regenerate_command
+
+    spec = resolve_spec(file, stack, project_dir)
+    source = _relative(spec_source(file, stack, project_dir), Path("."))
+    directory = _relative(output_dir, Path("."))
+    files = monitoring_files(spec, source=source, output_dir=directory)
+    if check:
+        regenerate = regenerate_command(source, directory)
+        fresh = [_check(output_dir / name, text, source, regenerate) for name, text in files.items()]
+        if not all(fresh):
+            raise typer.Exit(1)
+        return
+    for name, text in files.items():
+        _write(output_dir / name, text)
+    typer.echo(f"wrote {', '.join(files)} to {directory} ({spec.name})", err=True)
+
+
+def _write(output: Path, text: str) -> None:
+    """Replace `output` whole: a reader never sees half a file."""
     output.parent.mkdir(parents=True, exist_ok=True)
     temporary = output.with_name(f".{output.name}.tmp")
     temporary.write_text(text, encoding="utf-8")
     temporary.replace(output)
-    typer.echo(f"wrote {output} ({deployment.spec.name}: {len(deployment.services)} services)", err=True)
 
 
-def _check(output: Path, expected: str, source: str) -> None:
-    regenerate = f"cache-cluster render compose {source} --output {output}"
+def _check(output: Path, expected: str, source: str, regenerate: str) -> bool:
+    """Whether `output` holds `expected`; if not, say so with a diff and the command that fixes it."""
     try:
         current = output.read_text(encoding="utf-8")
     except FileNotFoundError:
         typer.echo(f"{output} does not exist; fix: run `{regenerate}`", err=True)
-        raise typer.Exit(1) from None
+        return False
     if current == expected:
         typer.echo(f"{output} is up to date", err=True)
-        return
+        return True
     diff = list(
         difflib.unified_diff(
             current.splitlines(keepends=True),
@@ -94,7 +132,7 @@ def _check(output: Path, expected: str, source: str) -> None:
         shown += f"... {len(diff) - MAX_DIFF_LINES} more diff lines\n"
     typer.echo(f"{output} is stale: it differs from what {source} renders; fix: run `{regenerate}`", err=True)
     typer.echo(shown, err=True, nl=False)
-    raise typer.Exit(1)
+    return False
 
 
 @app.command("kubernetes")
@@ -123,9 +161,6 @@ def render_kubernetes_command(
     namespace: Annotated[
         bool, typer.Option("--namespace/--no-namespace", help="Include the Namespace object.")
     ] = True,
-    service_monitor: Annotated[
-        bool, typer.Option("--service-monitor", help="Add a Prometheus Operator ServiceMonitor for the exporter.")
-    ] = False,
     node_zones: Annotated[
         bool,
         typer.Option(
@@ -137,7 +172,8 @@ def render_kubernetes_command(
     """Render the Kubernetes manifests and a kustomization.yaml (kubectl apply -k, Argo CD, Flux).
 
     No secret value is written: the Secret comes from a secretGenerator reading auth.env (git-ignored, you
-    write it), or from an existing Secret (--existing-secret).
+    write it), or from an existing Secret (--existing-secret). With monitoring.prometheus_operator on in the
+    spec, a ServiceMonitor and a PrometheusRule too.
     """
     from ..plan import plan
     from ..targets.kubernetes_manifests import KubernetesOptions, render_files
@@ -152,7 +188,6 @@ def render_kubernetes_command(
         hook_image=hook_image or os.environ.get("CACHE_CLUSTER_HOOK_IMAGE") or None,
         secret_name=existing_secret,
         create_namespace=namespace,
-        service_monitor=service_monitor,
         node_zones=node_zones,
     )
     source = _relative(spec_source(file, stack, project_dir), output)
@@ -166,8 +201,6 @@ def render_kubernetes_command(
     for path in stale:
         path.unlink()
     for name, text in files.items():
-        temporary = output / f".{name}.tmp"
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(output / name)
+        _write(output / name, text)
     removed = f", removed {len(stale)} stale" if stale else ""
     typer.echo(f"wrote {len(files)} files to {output}{removed} ({spec.name}: kubectl apply -k {output})", err=True)

@@ -1,5 +1,6 @@
-"""Carry out a create or heal decision. Only additive commands: FORGET (of a replaced node's dead ID),
-SET-CONFIG-EPOCH (fresh nodes only), ADDSLOTSRANGE, MEET and REPLICATE.
+"""Carry out a create or heal decision. Additive commands: FORGET (of a replaced node's dead ID),
+SET-CONFIG-EPOCH (fresh nodes only), ADDSLOTSRANGE, MEET and REPLICATE; and one that takes away, DELSLOTSRANGE,
+only on a lone leftover that is checked again, just before, to hold no keys and know no other node.
 
 Speed comes from not sleeping: slots and distinct config epochs are set on every master before any MEET
 (no epoch-collision rounds), every node meets every other directly (no wait for gossip to spread), and each
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 import redis
 
+from ..placement import SlotRange
 from .connect import call
 from .decide import Decision
 from .inspect import NodeState, parse_cluster_nodes
@@ -80,6 +82,13 @@ def _act(
             "this is not a reset: no node lost data or configuration"
         )
 
+    for address, ranges in decision.release.items():
+        _release(clients[address], address, ranges)
+        result.actions.append(
+            f"{address}: DELSLOTSRANGE {' '.join(str(r) for r in ranges)} (a lone leftover's own stale claims; "
+            "it holds no keys and knew no other node)"
+        )
+
     if decision.kind == "create":
         for address in decision.add_slots:
             _override(clients[address], address, NODE_TIMEOUT, CREATE_NODE_TIMEOUT_MS, result, lower_only=True)
@@ -134,6 +143,25 @@ def _act(
                 "deadline passed before these replicas learned their master: " + ", ".join(sorted(pending))
             )
         time.sleep(POLL_SECONDS)
+
+
+def _release(connection: redis.Redis, address: str, ranges: tuple[SlotRange, ...]) -> None:
+    """Drop a lone leftover's claims, only while it still holds no keys, knows no other node and claims exactly
+    what was decided on. A key written after this check stays where it is (DELSLOTSRANGE deletes no key), and
+    Redis then refuses to make the node a replica (a master must be empty to follow another), so nothing is lost.
+    """
+    pipe = connection.pipeline(transaction=False)
+    call(pipe, "DBSIZE")
+    call(pipe, "CLUSTER NODES")
+    keys, nodes = pipe.execute()
+    entries = parse_cluster_nodes(str(nodes))
+    claims = next((entry.slots for entry in entries if entry.is_myself), ())
+    if int(keys) or len(entries) != 1 or claims != ranges:
+        raise ActError(
+            f"{address} changed since it was inspected ({int(keys)} keys, knows {len(entries) - 1} other node(s), "
+            f"claims {' '.join(map(str, claims)) or 'no slots'}); its claims were left alone: run init again"
+        )
+    call(connection, "CLUSTER DELSLOTSRANGE", *(bound for r in ranges for bound in (r.start, r.end)))
 
 
 def _override(

@@ -13,40 +13,28 @@ from dataclasses import dataclass
 import redis
 
 from ..placement import SlotRange
-from .connect import call
-from .inspect import NodeEntry, parse_cluster_nodes, parse_info
+from .endpoints import Endpoint
+from .inspect import SUSPECT_FLAGS, NodeState, read_states
 
 POLL_SECONDS = 0.03
-_BAD_FLAGS = frozenset({"fail", "fail?", "noaddr", "handshake"})
 
 
-@dataclass(frozen=True)
-class NodeView:
-    """The part of a node's state readiness depends on (one pipelined round trip per node)."""
-
-    address: str
-    node_id: str
-    cluster_info: Mapping[str, str]
-    nodes: tuple[NodeEntry, ...]
-    replication: Mapping[str, str]
-
-    def slot_map(self) -> frozenset[tuple[str, tuple[SlotRange, ...]]]:
-        return frozenset((entry.node_id, entry.slots) for entry in self.nodes if entry.slots)
-
-    def roles(self) -> frozenset[tuple[str, bool, str | None]]:
-        return frozenset((entry.node_id, entry.is_master, entry.master_id) for entry in self.nodes)
-
-    def hostname(self) -> str:
-        return next((entry.hostname for entry in self.nodes if entry.is_myself), "")
+def _slot_map(state: NodeState) -> frozenset[tuple[str, tuple[SlotRange, ...]]]:
+    return frozenset((entry.node_id, entry.slots) for entry in state.nodes if entry.slots)
 
 
-def readiness_problems(views: Sequence[NodeView], expected_ids: set[str]) -> list[str]:
+def _roles(state: NodeState) -> frozenset[tuple[str, bool, str | None]]:
+    return frozenset((entry.node_id, entry.is_master, entry.master_id) for entry in state.nodes)
+
+
+def readiness_problems(states: Sequence[NodeState], expected_ids: set[str]) -> list[str]:
     """Why the cluster is not fully ready yet; empty when it is. Pure."""
     problems: list[str] = []
-    for view in views:
-        if view.cluster_info.get("cluster_state") != "ok":
-            problems.append(f"{view.address}: cluster_state:{view.cluster_info.get('cluster_state', '?')}")
-        known = {entry.node_id for entry in view.nodes if "handshake" not in entry.flags}
+    for state in states:
+        address = state.endpoint.address
+        if not state.state_ok:
+            problems.append(f"{address}: cluster_state:{state.cluster_info.get('cluster_state', '?')}")
+        known = state.known_ids()
         if known != expected_ids:
             missing, extra = expected_ids - known, known - expected_ids
             detail = []
@@ -54,49 +42,28 @@ def readiness_problems(views: Sequence[NodeView], expected_ids: set[str]) -> lis
                 detail.append(f"does not know {len(missing)} node(s) yet")
             if extra:
                 detail.append(f"knows {len(extra)} node(s) outside the list: {', '.join(sorted(extra))}")
-            problems.append(f"{view.address}: " + "; ".join(detail))
-        for entry in view.nodes:
-            if entry.is_myself or entry.node_id not in expected_ids:
-                continue
-            bad = sorted(entry.flags & _BAD_FLAGS)
-            if bad or entry.link != "connected":
-                state = ",".join(bad) if bad else entry.link
-                problems.append(f"{view.address}: sees {entry.announced} as {state}")
-        myself = next((entry for entry in view.nodes if entry.is_myself), None)
-        if myself is not None and myself.is_replica:
-            link = view.replication.get("master_link_status")
+            problems.append(f"{address}: " + "; ".join(detail))
+        for entry in state.others:
+            if entry.node_id in expected_ids and not entry.healthy:
+                bad = sorted(entry.flags & SUSPECT_FLAGS)
+                problems.append(f"{address}: sees {entry.announced} as {','.join(bad) if bad else entry.link}")
+        if state.myself.is_replica:
+            link = state.replication.get("master_link_status")
             if link != "up":
-                problems.append(f"{view.address}: replica link to its master is {link or 'not set'}")
-    maps = {view.slot_map() for view in views}
+                problems.append(f"{address}: replica link to its master is {link or 'not set'}")
+    maps = {_slot_map(state) for state in states}
     if len(maps) > 1:
         problems.append(f"the nodes disagree on which master owns which slots ({len(maps)} different views)")
-    roles = {view.roles() for view in views}
+    roles = {_roles(state) for state in states}
     if len(roles) > 1:
         problems.append(f"the nodes disagree on who replicates whom ({len(roles)} different views)")
     # Clients follow MOVED by hostname: every node must have heard every other's announced name.
-    names = {view.node_id: view.hostname() for view in views}
-    for view in views:
-        unnamed = [e.node_id[:8] for e in view.nodes if names.get(e.node_id) and e.hostname != names[e.node_id]]
+    names = {state.node_id: state.myself.hostname for state in states}
+    for state in states:
+        unnamed = [e.node_id[:8] for e in state.nodes if names.get(e.node_id) and e.hostname != names[e.node_id]]
         if unnamed:
-            problems.append(f"{view.address}: has not learned the hostname of {', '.join(unnamed)} yet")
+            problems.append(f"{state.endpoint.address}: has not learned the hostname of {', '.join(unnamed)} yet")
     return problems
-
-
-def read_view(address: str, connection: redis.Redis) -> NodeView:
-    pipe = connection.pipeline(transaction=False)
-    call(pipe, "CLUSTER MYID")
-    call(pipe, "CLUSTER INFO")
-    call(pipe, "CLUSTER NODES")
-    call(pipe, "INFO", "replication")
-    myid, info, nodes, replication = pipe.execute()
-    replication_info = replication if isinstance(replication, dict) else parse_info(str(replication))
-    return NodeView(
-        address=address,
-        node_id=str(myid),
-        cluster_info=parse_info(str(info)),
-        nodes=parse_cluster_nodes(str(nodes)),
-        replication={key: str(value) for key, value in replication_info.items()},
-    )
 
 
 @dataclass(frozen=True)
@@ -108,18 +75,18 @@ class ConvergeResult:
 
 
 def wait_fully_ready(
-    clients: Mapping[str, redis.Redis], *, deadline: float, poll: float = POLL_SECONDS
+    nodes: Sequence[Endpoint], clients: Mapping[str, redis.Redis], *, deadline: float, poll: float = POLL_SECONDS
 ) -> ConvergeResult:
-    """Poll every node until the cluster is fully ready or the deadline (time.monotonic()) passes."""
+    """Poll every node (`clients` by endpoint address) until the cluster is fully ready or the deadline
+    (time.monotonic()) passes. Each poll is one round of inspect's reader."""
     started = time.monotonic()
     polls = 0
     problems: list[str] = []
     while True:
         polls += 1
         try:
-            views = [read_view(address, connection) for address, connection in clients.items()]
-            expected = {view.node_id for view in views}
-            problems = readiness_problems(views, expected)
+            states = read_states(nodes, clients)
+            problems = readiness_problems(states, {state.node_id for state in states})
         except redis.RedisError as error:
             problems = [f"a node did not answer: {type(error).__name__}"]
         if not problems:

@@ -1,9 +1,11 @@
-"""Read the state of each cluster node. Parsing is pure; `inspect_node` is the only part that talks."""
+"""Read the state of each cluster node: the hook's one reader (inspect, converge and validate all use it).
+
+Parsing is pure; `inspect_node` and `count_keys_in` are the only parts that talk."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import redis
 
@@ -12,8 +14,10 @@ from ..spec import SLOT_COUNT
 from .connect import call
 from .endpoints import Endpoint
 
+# The node is gone as far as the cluster is concerned (noaddr: its address now answers with another ID).
 FAILED_FLAGS = frozenset({"fail", "noaddr"})
-SUSPECT_FLAGS = frozenset({"fail", "fail?", "noaddr", "handshake"})
+# Anything short of a healthy peer: failed, suspected by one node (fail?), or not yet met (handshake).
+SUSPECT_FLAGS = frozenset({*FAILED_FLAGS, "fail?", "handshake"})
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,12 @@ class NodeEntry:
         return bool(self.flags & FAILED_FLAGS)
 
     @property
+    def suspect(self) -> bool:
+        return bool(self.flags & SUSPECT_FLAGS)
+
+    @property
     def healthy(self) -> bool:
-        return self.is_myself or (not (self.flags & SUSPECT_FLAGS) and self.link == "connected")
+        return self.is_myself or (not self.suspect and self.link == "connected")
 
     @property
     def slot_count(self) -> int:
@@ -217,6 +225,29 @@ def inspect_node(connection: redis.Redis, endpoint: Endpoint) -> NodeState:
         nodes=parse_cluster_nodes(str(nodes)),
         replication={key: str(value) for key, value in replication_info.items()},
     )
+
+
+def read_states(nodes: Sequence[Endpoint], clients: Mapping[str, redis.Redis]) -> list[NodeState]:
+    """One pipelined read of every node that has a client: one round of the hook's reader."""
+    return [inspect_node(clients[node.address], node) for node in nodes if node.address in clients]
+
+
+def inspect_nodes(nodes: Sequence[Endpoint], clients: Mapping[str, redis.Redis]) -> list[NodeState]:
+    """`read_states`, plus the keys each node holds in unowned slots, counted only when there are some."""
+    states = read_states(nodes, clients)
+    missing = uncovered_slots(states)
+    if missing and len(missing) < SLOT_COUNT:
+        return [
+            replace(
+                state,
+                keys_in_uncovered_slots=count_keys_in(clients[state.endpoint.address], missing) if state.dbsize else 0,
+            )
+            for state in states
+        ]
+    if missing:
+        # No slot is owned at all: any key a node holds is in an unowned slot.
+        return [replace(state, keys_in_uncovered_slots=state.dbsize) for state in states]
+    return states
 
 
 def count_keys_in(connection: redis.Redis, slots: Iterable[int]) -> int:

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 
 import redis
 
-from ..spec import SLOT_COUNT
 from .act import ActError, ActResult, act, restore
 from .connect import close, scrub
-from .converge import NodeView, wait_fully_ready
+from .converge import wait_fully_ready
 from .decide import decide
 from .endpoints import Targets
-from .inspect import NodeState, count_keys_in, inspect_node, uncovered_slots
+from .inspect import inspect_nodes
+from .rebalance import restore_preferred_masters
 from .report import Report
 from .validate import fallback_checks, validate
 from .wait import ProgressCallback, WaitResult, wait_ready
@@ -27,29 +26,6 @@ FALLBACK_POLL_SECONDS = 0.1
 
 def _quiet(_: str) -> None:
     return None
-
-
-def inspect_all(targets: Targets, clients: Mapping[str, redis.Redis]) -> list[NodeState]:
-    """Every reachable cluster node's state; keys in unowned slots are counted only when there are some."""
-    states = [inspect_node(clients[node.address], node) for node in targets.nodes if node.address in clients]
-    missing = uncovered_slots(states)
-    if missing and len(missing) < SLOT_COUNT:
-        counted = []
-        for state in states:
-            keys = count_keys_in(clients[state.endpoint.address], missing) if state.dbsize else 0
-            counted.append(replace(state, keys_in_uncovered_slots=keys))
-        return counted
-    if missing:
-        # No slot is owned at all: any key a node holds is in an unowned slot.
-        return [replace(state, keys_in_uncovered_slots=state.dbsize) for state in states]
-    return states
-
-
-def views_of(states: list[NodeState]) -> list[NodeView]:
-    return [
-        NodeView(state.endpoint.address, state.node_id, state.cluster_info, state.nodes, state.replication)
-        for state in states
-    ]
 
 
 def _not_ready_report(report: Report, waited: WaitResult) -> Report:
@@ -79,10 +55,10 @@ def _finish(report: Report, targets: Targets, password: str, clients: Mapping[st
     mark = time.monotonic()
     cluster = _cluster_clients(targets, clients)
     try:
-        report.states = inspect_all(targets, cluster)
+        report.states = inspect_nodes(targets.nodes, cluster)
     except redis.RedisError as error:
         report.problems.append(scrub(f"reading the final state failed: {type(error).__name__}: {error}", password))
-    report.checks = validate(targets, password, views_of(report.states), clients, write=write)
+    report.checks = validate(targets, password, report.states, clients, write=write)
     report.timings["validate"] = time.monotonic() - mark
     report.timings["total"] = time.monotonic() - started
     failed = [check for check in report.checks if check.failed]
@@ -116,6 +92,7 @@ def run_init(
     timeout: float = 120.0,
     on_progress: ProgressCallback | None = None,
     log: Log = _quiet,
+    prefer_spec_masters: bool = False,
 ) -> Report:
     started = time.monotonic()
     deadline = started + timeout
@@ -129,7 +106,7 @@ def run_init(
         cluster = _cluster_clients(targets, waited.clients)
         mark = time.monotonic()
         while True:
-            states = inspect_all(targets, cluster)
+            states = inspect_nodes(targets.nodes, cluster)
             decision = decide(states, masters=targets.masters, replicas_per_master=targets.replicas_per_master)
             if decision.kind != "wait" or time.monotonic() + DECIDE_RETRY_SECONDS >= deadline:
                 break
@@ -158,9 +135,19 @@ def run_init(
                 report.actions = result.actions
                 report.timings["act"] = time.monotonic() - mark
             mark = time.monotonic()
-            converged = wait_fully_ready(cluster, deadline=deadline)
+            converged = wait_fully_ready(targets.nodes, cluster, deadline=deadline)
             report.timings["converge"] = time.monotonic() - mark
             log(f"fully ready: {converged.ready} after {converged.elapsed:.2f} s ({converged.polls} polls)")
+            if prefer_spec_masters and converged.ready:
+                mark = time.monotonic()
+                swapped, problems = restore_preferred_masters(
+                    targets, inspect_nodes(targets.nodes, cluster), cluster, deadline=deadline
+                )
+                report.actions += swapped
+                report.problems += problems
+                if swapped:
+                    converged = wait_fully_ready(targets.nodes, cluster, deadline=deadline)
+                report.timings["prefer-spec-masters"] = time.monotonic() - mark
         finally:
             report.problems += restore(result, cluster)
         if not converged.ready:

@@ -1,6 +1,8 @@
 """Step 6: validate the deployment against the spec. Each check says pass / fail / warn / skip and why.
 
-`write=False` (the `status` command) leaves out every check that writes.
+Every check reads what is deployed (the servers' own answers) and compares it with the spec; rules the spec
+model already enforces are not checked again here. `write=False` (the `status` command) leaves out every
+check that writes.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
 from ..contract import env_contract
-from ..spec import FALLBACK_TIER_ORDER, SLOT_COUNT
+from ..spec import SLOT_COUNT, ClusterSpec
 from .connect import call, scrub
-from .converge import NodeView, readiness_problems
+from .converge import readiness_problems
 from .endpoints import Endpoint, Targets
-from .inspect import NodeEntry, uncovered_by
+from .inspect import NodeEntry, NodeState, uncovered_by
 
 Status = Literal["pass", "fail", "warn", "skip"]
 PROBE_KEY_PREFIX = "cache-cluster:hook-probe:"
@@ -55,12 +57,13 @@ def _guard(name: str, password: str, run: Callable[[], Check]) -> Check:
 def validate(
     targets: Targets,
     password: str,
-    views: Sequence[NodeView],
+    views: Sequence[NodeState],
     clients: Mapping[str, redis.Redis],
     *,
     write: bool = True,
 ) -> list[Check]:
-    """`views`: a fresh read of the reachable cluster nodes; `clients`: open clients by endpoint address."""
+    """`views`: a fresh read of the reachable cluster nodes (inspect's reader); `clients`: open clients by
+    endpoint address."""
     checks = [
         _cluster_health(targets, views),
         _slot_coverage(views),
@@ -70,21 +73,20 @@ def validate(
     if write:
         checks.append(_guard("cluster-write-read", password, lambda: _cluster_write_read(targets, password, views)))
     checks += _fallback(targets, password, clients, write=write)
-    checks.append(_guard("memory-limits", password, lambda: _memory(targets, views, clients)))
-    checks.append(_tiers(targets))
+    checks.append(_guard("server-config", password, lambda: _server_config(targets, views, clients)))
     checks.append(_exporter(targets))
     return checks
 
 
-def _reference(views: Sequence[NodeView]) -> NodeView | None:
+def _reference(views: Sequence[NodeState]) -> NodeState | None:
     return views[0] if views else None
 
 
-def _masters(view: NodeView) -> list[NodeEntry]:
+def _masters(view: NodeState) -> list[NodeEntry]:
     return [entry for entry in view.nodes if entry.is_master and entry.slots and not entry.failed]
 
 
-def _cluster_health(targets: Targets, views: Sequence[NodeView]) -> Check:
+def _cluster_health(targets: Targets, views: Sequence[NodeState]) -> Check:
     unreachable = len(targets.nodes) - len(views)
     problems = readiness_problems(views, {view.node_id for view in views})
     if unreachable:
@@ -95,7 +97,7 @@ def _cluster_health(targets: Targets, views: Sequence[NodeView]) -> Check:
     return _check("cluster-state", False, shown)
 
 
-def _slot_coverage(views: Sequence[NodeView]) -> Check:
+def _slot_coverage(views: Sequence[NodeState]) -> Check:
     view = _reference(views)
     if view is None:
         return _check("slot-coverage", False, "no cluster node answered")
@@ -103,11 +105,11 @@ def _slot_coverage(views: Sequence[NodeView]) -> Check:
     return _check(
         "slot-coverage",
         owned == SLOT_COUNT,
-        f"{owned} of {SLOT_COUNT} slots served by a live master (as {view.address} sees it)",
+        f"{owned} of {SLOT_COUNT} slots served by a live master (as {view.endpoint.address} sees it)",
     )
 
 
-def _shards(targets: Targets, views: Sequence[NodeView]) -> Check:
+def _shards(targets: Targets, views: Sequence[NodeState]) -> Check:
     view = _reference(views)
     if view is None:
         return _check("shards", False, "no cluster node answered")
@@ -128,7 +130,7 @@ def _shards(targets: Targets, views: Sequence[NodeView]) -> Check:
     return _check("shards", not problems, "; ".join(problems) or ok_detail)
 
 
-def _contract(targets: Targets, views: Sequence[NodeView]) -> Check:
+def _contract(targets: Targets, views: Sequence[NodeState]) -> Check:
     if targets.spec is None:
         return Check("env-contract", "skip", "no spec given: REDIS_CLUSTER_NODES unknown")
     view = _reference(views)
@@ -162,12 +164,12 @@ def probe_keys(masters: Sequence[NodeEntry]) -> dict[str, str]:
     return keys
 
 
-def _cluster_write_read(targets: Targets, password: str, views: Sequence[NodeView]) -> Check:
+def _cluster_write_read(targets: Targets, password: str, views: Sequence[NodeState]) -> Check:
     view = _reference(views)
     if view is None:
         return _check("cluster-write-read", False, "no cluster node answered")
     keys = probe_keys(_masters(view))
-    first = next(node for node in targets.nodes if node.address == view.address)
+    first = next(node for node in targets.nodes if node.address == view.endpoint.address)
     cluster = RedisCluster(
         host=first.connect.host,
         port=first.connect.port,
@@ -297,46 +299,47 @@ def _sentinel_quorum(targets: Targets, clients: Mapping[str, redis.Redis]) -> Ch
     return _check("sentinel-quorum", not problems, detail)
 
 
-def _memory(targets: Targets, views: Sequence[NodeView], clients: Mapping[str, redis.Redis]) -> Check:
+# The settings each kind of server must run with, as CONFIG GET reports them (bytes, milliseconds, yes / no).
+def expected_config(spec: ClusterSpec, kind: str) -> dict[str, str]:
+    memory, topology = spec.memory, spec.topology
+    expected = {"maxmemory": str(memory.maxmemory_mb * 1024 * 1024), "maxmemory-policy": memory.maxmemory_policy}
+    if kind == "cluster":
+        expected["cluster-node-timeout"] = str(topology.node_timeout_ms)
+        expected["cluster-require-full-coverage"] = "yes" if topology.require_full_coverage else "no"
+        expected["cluster-allow-reads-when-down"] = "yes" if topology.allow_reads_when_down else "no"
+    return expected
+
+
+def config_drift(address: str, expected: Mapping[str, str], actual: Mapping[str, str]) -> list[str]:
+    """`address: setting <deployed>, spec says <expected>` for every setting that differs. Pure."""
+    return [
+        f"{address}: {name} {actual.get(name, 'not set')}, spec says {value}"
+        for name, value in expected.items()
+        if actual.get(name) != value
+    ]
+
+
+def _server_config(targets: Targets, views: Sequence[NodeState], clients: Mapping[str, redis.Redis]) -> Check:
+    """The live settings of every reachable cluster node and fallback server against the spec (a node whose
+    timeout the hook lowered while forming and failed to restore shows up here)."""
     spec = targets.spec
     if spec is None:
-        return Check("memory-limits", "skip", "no spec given")
-    memory, tier = spec.memory, spec.fallback.memory_tier
+        return Check("server-config", "skip", "no spec given")
+    servers = [view.endpoint for view in views]
+    servers += [server for server in (targets.fallback_primary, targets.fallback_replica) if server is not None]
     problems = []
-    if memory.maxmemory_mb >= memory.container_memory_mb:
-        problems.append(f"maxmemory {memory.maxmemory_mb} MB is not below the container's {memory.container_memory_mb}")
-    if tier.max_memory_mb >= memory.container_memory_mb:
-        problems.append(
-            f"memory tier {tier.max_memory_mb} MB is not below a container's {memory.container_memory_mb} MB"
-        )
-    expected = memory.maxmemory_mb * 1024 * 1024
-    for view in views:
-        config = clients[view.address].config_get("maxmemory*")
-        actual = int(str(config.get("maxmemory") or 0))
-        if actual != expected or config.get("maxmemory-policy") != memory.maxmemory_policy:
-            problems.append(
-                f"{view.address}: maxmemory {actual // (1024 * 1024)} MB / {config.get('maxmemory-policy')}, "
-                f"spec says {memory.maxmemory_mb} MB / {memory.maxmemory_policy}"
-            )
-    detail = "; ".join(problems) or (
-        f"nodes {memory.maxmemory_mb} MB ({memory.maxmemory_policy}) < container {memory.container_memory_mb} MB; "
-        f"memory tier {tier.max_memory_mb} MB, {tier.max_entries} entries, ttl {tier.ttl_seconds} s"
-    )
-    return _check("memory-limits", not problems, detail)
-
-
-def _tiers(targets: Targets) -> Check:
-    if targets.spec is None:
-        return Check("fallback-tiers", "skip", "no spec given")
-    tiers = list(targets.spec.fallback.tiers)
-    in_order = tiers == [tier for tier in FALLBACK_TIER_ORDER if tier in tiers]
-    published = env_contract(targets.spec).public.get("CACHE_FALLBACK_ORDER", "").split(",")
-    return _check(
-        "fallback-tiers",
-        in_order and published == tiers,
-        f"{' > '.join(tiers)} (brief's order: {' > '.join(FALLBACK_TIER_ORDER)}; CACHE_FALLBACK_ORDER "
-        f"{','.join(published)})",
-    )
+    read = 0
+    for server in servers:
+        connection = clients.get(server.address)
+        if connection is None:
+            continue
+        expected = expected_config(spec, server.kind)
+        actual = {str(name): str(value) for name, value in connection.config_get(*expected).items()}
+        problems += config_drift(server.address, expected, actual)
+        read += 1
+    cluster = expected_config(spec, "cluster")
+    shown = ", ".join(f"{name} {value}" for name, value in cluster.items())
+    return _check("server-config", not problems, "; ".join(problems) or f"{read} servers run the spec's {shown}")
 
 
 def scrape(exporter: Endpoint, target: str, timeout: float = SCRAPE_TIMEOUT) -> str:

@@ -25,14 +25,20 @@ from typing import Any
 import yaml
 
 from ..environment import PASSWORD_ENV, PASSWORD_FILE
-from ..plan import Dependency, DeploymentPlan, ServicePlan, secret_variable
+from ..plan import Dependency, DeploymentPlan, ImageKind, ServicePlan, secret_variable
 from ..target_support import docker_cpus
+from ..yaml_text import BlockDumper, dump_yaml
 
 REDIS_IMAGE_ENV = "CACHE_CLUSTER_REDIS_IMAGE"
 EXPORTER_IMAGE_ENV = "CACHE_CLUSTER_EXPORTER_IMAGE"
+PROMETHEUS_IMAGE_ENV = "CACHE_CLUSTER_PROMETHEUS_IMAGE"
 HOOK_IMAGE_ENV = "CACHE_CLUSTER_HOOK_IMAGE"
-# The variable that overrides a service's image, by role (every other role runs the Redis image).
-IMAGE_ENV_BY_ROLE = {"exporter": EXPORTER_IMAGE_ENV, "init": HOOK_IMAGE_ENV}
+IMAGE_ENV: dict[ImageKind, str] = {
+    "redis": REDIS_IMAGE_ENV,
+    "exporter": EXPORTER_IMAGE_ENV,
+    "prometheus": PROMETHEUS_IMAGE_ENV,
+    "hook": HOOK_IMAGE_ENV,
+}
 __all__ = ["PASSWORD_FILE"]  # re-exported: scripts/stack_info.py prints it
 DEFAULT_OUTPUT = "docker-compose.cache-cluster.yml"
 
@@ -55,8 +61,7 @@ def secret_reference(variable: str) -> str:
 
 def image_reference(service: ServicePlan) -> str:
     """`${CACHE_CLUSTER_..._IMAGE:-<spec default>}`: the spec's image unless the environment overrides it."""
-    variable = IMAGE_ENV_BY_ROLE.get(service.role, REDIS_IMAGE_ENV)
-    return f"${{{variable}:-{escape(service.image)}}}"
+    return f"${{{IMAGE_ENV[service.image_kind]}:-{escape(service.image)}}}"
 
 
 def config_name(service: ServicePlan, path: str) -> str:
@@ -260,16 +265,12 @@ def _factored(document: dict[str, Any], roles: dict[str, str]) -> dict[str, Any]
     return factored
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(BlockDumper):
     """Block style, multi-line strings as `|` literals (the config files stay readable in the diff), named anchors."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.anchor_names: dict[yaml.Node, str] = {}
-
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        # Indent list items under their key, as Compose files usually are.
-        super().increase_indent(flow, False)
 
     def generate_anchor(self, node: yaml.Node) -> str:
         return self.anchor_names.get(node) or str(super().generate_anchor(node))
@@ -289,18 +290,11 @@ def _represent_merge(dumper: yaml.SafeDumper, value: _MergeKey) -> yaml.ScalarNo
     return dumper.represent_scalar("tag:yaml.org,2002:merge", str(value))
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    if "\n" in value:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
-
-
 def _represent_mode(dumper: yaml.SafeDumper, value: FileMode) -> yaml.ScalarNode:
     # 0o555 -> `0555`: a YAML 1.1 octal, which compose-go also reads as octal (and PyYAML reads back as 365).
     return dumper.represent_scalar("tag:yaml.org,2002:int", f"0{value:o}")
 
 
-_Dumper.add_representer(str, _represent_str)
 _Dumper.add_representer(FileMode, _represent_mode)
 _Dumper.add_representer(Shared, _represent_shared)
 _Dumper.add_representer(_MergeKey, _represent_merge)
@@ -322,7 +316,8 @@ def header(deployment: DeploymentPlan, *, source: str | None, output: str | None
         "#",
         f"# Secrets are not in this file: {PASSWORD_ENV} comes from the environment (needed to start, not for",
         f"# `down`); `make up` creates {PASSWORD_FILE} (mode 0600) and exports it. Images: {REDIS_IMAGE_ENV},",
-        f"# {EXPORTER_IMAGE_ENV} and {HOOK_IMAGE_ENV} override the spec's defaults (`make up` uses local builds).",
+        f"# {EXPORTER_IMAGE_ENV}, {PROMETHEUS_IMAGE_ENV} and {HOOK_IMAGE_ENV} override the spec's",
+        "# defaults (`make up` uses the locally built ones).",
         "#",
         "# Run it alone, or merged into an application's project (which keeps its own project name):",
         f"#   docker-compose -p {spec.name} -f docker-compose.cache-cluster.yml up -d --wait",
@@ -347,12 +342,5 @@ def compose_yaml(deployment: DeploymentPlan, *, source: str | None = None, outpu
     name; both only appear in the header.
     """
     roles: dict[str, str] = {service.name: service.role for service in all_services(deployment)}
-    body = yaml.dump(
-        _factored(render_compose(deployment), roles),
-        Dumper=_Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=120,
-    )
+    body = dump_yaml(_factored(render_compose(deployment), roles), dumper=_Dumper)
     return header(deployment, source=source, output=output) + body

@@ -328,7 +328,7 @@ class DockerCacheCluster(pulumi.ComponentResource):
                 # as an ID, so a name can show as a change (pulumi-docker#325), and a rebuilt image replaces the
                 # container. A local image is used as it is (offline builds are never pulled); keep_locally:
                 # destroying the stack must not delete images that cannot be pulled again.
-                key = "exporter" if service.role == "exporter" else "redis"
+                key = service.image_kind
                 images[service.image] = docker.RemoteImage(
                     f"{name}-{key}-image", name=service.image, keep_locally=True, opts=child
                 )

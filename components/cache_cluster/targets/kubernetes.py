@@ -66,8 +66,9 @@ class KubernetesCacheClusterArgs(_RequiredArgs, total=False):
     acl_passwords: Mapping[str, pulumi.Input[str]]  # ACL user name -> password; generated when left out
     hook_image: str  # default: $CACHE_CLUSTER_HOOK_IMAGE, else the spec's images.hook
     create_namespace: bool  # default true; false: the namespace exists already
-    service_monitor: bool  # a Prometheus Operator ServiceMonitor for the exporter (default false)
-    service_monitor_labels: Mapping[str, str]  # labels the operator's serviceMonitorSelector matches
+    # Labels for the ServiceMonitor and PrometheusRule (spec monitoring.prometheus_operator), e.g. the one the
+    # operator's serviceMonitorSelector / ruleSelector matches.
+    operator_labels: Mapping[str, str]
     node_zones: bool  # a read-only ClusterRole on nodes so the hook Job sees zones (default true)
     run_hook: bool  # run the hook Job (default true)
 
@@ -79,8 +80,7 @@ def options_from(args: KubernetesCacheClusterArgs, environ: Mapping[str, str] = 
     return KubernetesOptions(
         hook_image=args.get("hook_image") or environ.get(HOOK_IMAGE_ENV) or None,
         create_namespace=args.get("create_namespace", True),
-        service_monitor=args.get("service_monitor", False),
-        service_monitor_labels=dict(args.get("service_monitor_labels", {})),
+        operator_labels=dict(args.get("operator_labels", {})),
         node_zones=args.get("node_zones", True),
     )
 
@@ -220,7 +220,7 @@ class KubernetesCacheCluster(pulumi.ComponentResource):
                 options, pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout))
             )
         resource_type = _RESOURCE_TYPES.get((manifest["apiVersion"], kind))
-        if resource_type is None:  # a custom resource, e.g. the ServiceMonitor
+        if resource_type is None:  # a custom resource: the ServiceMonitor, the PrometheusRule
             return k8s.apiextensions.CustomResource(
                 logical_name(name, manifest), api_version=manifest["apiVersion"], kind=kind, opts=options, **kwargs
             )

@@ -35,6 +35,7 @@ from typing import Any
 import yaml
 
 from .. import addresses, conf
+from ..monitoring.operator import render_prometheus_rule, render_service_monitor
 from ..plan import CONFIG_FILE_MODE, ENTRYPOINT_PATH, DeploymentPlan, Role, ServicePlan, secret_variable
 from ..spec import BUS_PORT_OFFSET, ClusterSpec
 
@@ -49,6 +50,7 @@ ZONE_KEY = "topology.kubernetes.io/zone"
 REDIS_UID = 999  # the uid of the upstream redis images (plan.REDIS_USER)
 EXPORTER_UID = 59000  # the uid of the upstream redis_exporter image
 HOOK_UID = 65534  # nobody, the hook image's user (plan.HOOK_USER)
+EXPORTER_PORT_NAME = "metrics"
 SMALL_CPU_REQUEST = "50m"  # sentinels, the exporter and the hook
 Component = str  # a Role, or "hook"
 
@@ -61,9 +63,9 @@ class KubernetesOptions:
     # An existing Secret with the password keys (REDIS_PASSWORD, REDIS_ACL_<USER>_PASSWORD); default <name>-auth.
     secret_name: str | None = None
     create_namespace: bool = True
-    # Render a Prometheus Operator ServiceMonitor for the exporter (only where the operator's CRDs exist).
-    service_monitor: bool = False
-    service_monitor_labels: Mapping[str, str] = field(default_factory=dict)
+    # Labels for the ServiceMonitor and PrometheusRule (spec.monitoring.prometheus_operator), e.g. the one the
+    # operator's serviceMonitorSelector / ruleSelector matches (`release: prometheus`).
+    operator_labels: Mapping[str, str] = field(default_factory=dict)
     # Let the hook Job read its nodes' zones (a read-only ClusterRole on nodes); without it the Job still reads
     # which Kubernetes node each pod runs on (a namespaced Role) and keeps replicas off their master's node.
     node_zones: bool = True
@@ -622,11 +624,11 @@ def exporter(deployment: DeploymentPlan, options: KubernetesOptions) -> Workload
         "command": list(service_plan.entrypoint),
         "args": list(service_plan.command),
         "env": secret_env(spec, service_plan.secret_env, secret_name(spec, options)),
-        "ports": [{"name": "metrics", "containerPort": port, "protocol": "TCP"}],
+        "ports": [{"name": EXPORTER_PORT_NAME, "containerPort": port, "protocol": "TCP"}],
         "resources": _resources(service_plan.memory_mb or 128, SMALL_CPU_REQUEST),
-        "startupProbe": {"tcpSocket": {"port": "metrics"}, "periodSeconds": 2, "failureThreshold": 30},
-        "livenessProbe": {"tcpSocket": {"port": "metrics"}, "periodSeconds": 10, "failureThreshold": 6},
-        "readinessProbe": {"tcpSocket": {"port": "metrics"}, "periodSeconds": 5, "failureThreshold": 2},
+        "startupProbe": {"tcpSocket": {"port": EXPORTER_PORT_NAME}, "periodSeconds": 2, "failureThreshold": 30},
+        "livenessProbe": {"tcpSocket": {"port": EXPORTER_PORT_NAME}, "periodSeconds": 10, "failureThreshold": 6},
+        "readinessProbe": {"tcpSocket": {"port": EXPORTER_PORT_NAME}, "periodSeconds": 5, "failureThreshold": 2},
         "securityContext": container_security_context(),
     }
     pod = _pod_spec(spec.exporter.name, EXPORTER_UID, [container], [])
@@ -642,7 +644,7 @@ def exporter(deployment: DeploymentPlan, options: KubernetesOptions) -> Workload
     }
     return Workload(
         config_maps=[],
-        services=[service(spec, spec.exporter.name, "exporter", [_service_port("metrics", port)])],
+        services=[service(spec, spec.exporter.name, "exporter", [_service_port(EXPORTER_PORT_NAME, port)])],
         workloads=[deployment_manifest],
         service_accounts=[service_account(spec, spec.exporter.name, "exporter")],
     )
@@ -758,31 +760,17 @@ def network_policies(spec: ClusterSpec) -> list[Manifest]:
     return policies
 
 
-def service_monitor(deployment: DeploymentPlan, options: KubernetesOptions) -> Manifest:
-    """A Prometheus Operator ServiceMonitor: one endpoint per instance through the exporter's /scrape."""
-    spec = deployment.spec
-    endpoints = [
-        {
-            "port": "metrics",
-            "path": "/scrape",
-            "params": {"target": [target]},
-            "interval": "30s",
-            "relabelings": [{"targetLabel": "instance", "replacement": target.removeprefix("redis://")}],
-        }
-        for target in deployment.exporter_targets
-    ]
-    metadata = _metadata(spec, spec.exporter.name, "exporter")
-    metadata["labels"] |= dict(options.service_monitor_labels)
-    return {
-        "apiVersion": "monitoring.coreos.com/v1",
-        "kind": "ServiceMonitor",
-        "metadata": metadata,
-        "spec": {
-            "selector": {"matchLabels": selector_labels(spec, "exporter")},
-            "namespaceSelector": {"matchNames": [spec.kubernetes.namespace]},
-            "endpoints": endpoints,
-        },
-    }
+def operator_objects(spec: ClusterSpec, options: KubernetesOptions) -> list[Manifest]:
+    """The Prometheus Operator's ServiceMonitor and PrometheusRule (monitoring/operator.py): the same scrape jobs,
+    labels and rules as prometheus.yml, dialling every instance by its DNS name (addresses.py)."""
+    extra = {"app.kubernetes.io/managed-by": "cache-cluster", **options.operator_labels}
+    service_monitor = render_service_monitor(
+        spec,
+        exporter_service_labels=selector_labels(spec, "exporter"),
+        port_name=EXPORTER_PORT_NAME,
+        labels=extra,
+    )
+    return [service_monitor, render_prometheus_rule(spec, labels=extra)]
 
 
 # ---------------------------------------------------------------------------------------------------- hook
@@ -890,7 +878,8 @@ def manifests(deployment: DeploymentPlan, options: KubernetesOptions, *, with_se
     objects += [workload for part in parts for workload in part.workloads]
     objects += disruption_budgets(spec)
     objects += network_policies(spec) if spec.kubernetes.network_policy else []
-    objects += [service_monitor(deployment, options)] if options.service_monitor and spec.exporter.enabled else []
+    if spec.monitoring.prometheus_operator and spec.exporter.enabled:
+        objects += operator_objects(spec, options)
     return [*objects, hook[-1]]
 
 

@@ -94,12 +94,14 @@ def test_check_config_on_the_dev_stack_file(runs: Results) -> None:
         "redis-sentinel-2",
         "redis-sentinel-3",
         "redis-exporter",
+        "prometheus",
     ]
     assert rows["redis-node-1"][1:4] == ["master", "127.0.0.1:7001", "0: 0-5460"]
     assert rows["redis-node-3"][3] == "2: 10922-16383"
     assert rows["redis-node-4"][1:5] == ["replica", "127.0.0.1:7004", "0", "redis-node-1"]
     assert rows["redis-node-6"][4] == "redis-node-3"
     assert rows["redis-exporter"][2] == "127.0.0.1:9121"
+    assert rows["prometheus"][2] == "127.0.0.1:9090"
     assert "(dev, target docker)" in stdout
 
 

@@ -26,6 +26,7 @@ from cache_cluster.spec import ClusterSpec
 from cache_cluster.targets.compose import (
     EXPORTER_IMAGE_ENV,
     HOOK_IMAGE_ENV,
+    PROMETHEUS_IMAGE_ENV,
     REDIS_IMAGE_ENV,
     all_services,
     compose_yaml,
@@ -274,7 +275,8 @@ def test_services_follow_their_plans(dev: DeploymentPlan, dev_compose: dict[str,
         rendered = dev_compose["services"][service.name]
         keys = list(rendered)
         assert keys == [key for key in SERVICE_KEY_ORDER if key in rendered], f"{service.name}: key order {keys}"
-        variable = {"exporter": EXPORTER_IMAGE_ENV, "init": HOOK_IMAGE_ENV}.get(service.role, REDIS_IMAGE_ENV)
+        overrides = {"exporter": EXPORTER_IMAGE_ENV, "prometheus": PROMETHEUS_IMAGE_ENV, "init": HOOK_IMAGE_ENV}
+        variable = overrides.get(service.role, REDIS_IMAGE_ENV)
         assert rendered["image"] == f"${{{variable}:-{service.image}}}"
         assert rendered["hostname"] == service.name
         assert rendered["networks"] == {dev.spec.network.name: {"aliases": list(service.aliases)}}
@@ -284,7 +286,7 @@ def test_services_follow_their_plans(dev: DeploymentPlan, dev_compose: dict[str,
         assert rendered["init"] is True
         assert rendered["mem_limit"] == f"{service.memory_mb}m"
         assert rendered.get("user") == service.user
-        assert set(rendered["environment"]) == set(service.env) | set(service.secret_env)
+        assert set(rendered.get("environment", {})) == set(service.env) | set(service.secret_env)
         assert rendered.get("volumes", []) == [f"{mount.volume}:{mount.path}" for mount in service.volumes]
         targets = {entry["target"]: entry for entry in rendered.get("configs", [])}
         assert set(targets) == set(service.files)
@@ -372,7 +374,10 @@ def test_compose_sees_exactly_the_planned_files_commands_and_checks(
             assert [part.replace("$$", "$") for part in actual["healthcheck"]["test"]] == list(service.healthcheck.test)
         assert actual["entrypoint"] == list(service.entrypoint)
         assert actual.get("command") in (None, list(service.command))
-        assert actual["environment"]["REDIS_PASSWORD"] == PASSWORD
+        if service.secret_env:
+            assert actual["environment"]["REDIS_PASSWORD"] == PASSWORD
+        else:
+            assert "environment" not in actual
         assert actual["image"] == service.image, "without the override variables the spec's image is used"
         assert actual["init"] is True
 
@@ -388,11 +393,13 @@ def test_compose_image_override_variables(tmp_path: Path) -> None:
     result = _compose_config(
         [CHECKED_IN], tmp_path, REDIS_PASSWORD=PASSWORD,
         CACHE_CLUSTER_REDIS_IMAGE="local/redis:7.0.15", CACHE_CLUSTER_EXPORTER_IMAGE="local/exporter:1.45.0",
+        CACHE_CLUSTER_PROMETHEUS_IMAGE="local/prometheus:2.42.0",
         CACHE_CLUSTER_HOOK_IMAGE="local/hook:0.1.0",
     )
     assert result.returncode == 0, result.stderr
     images = {name: service["image"] for name, service in json.loads(result.stdout)["services"].items()}
     assert images.pop("redis-exporter") == "local/exporter:1.45.0"
+    assert images.pop("prometheus") == "local/prometheus:2.42.0"
     assert images.pop("cache-cluster-init") == "local/hook:0.1.0"
     assert set(images.values()) == {"local/redis:7.0.15"}
 
@@ -443,7 +450,8 @@ def test_compose_reads_the_factored_file_as_the_file_before_the_init_service(tmp
 
 def test_each_kind_of_service_is_written_once() -> None:
     text = CHECKED_IN.read_text(encoding="utf-8")
-    assert len(text) < 38_000, "the factored file grew back to the size of the repeated blocks"
+    # Smaller than the file before, although it now also holds the init service and its spec.
+    assert len(text) < len(BEFORE_INIT.read_text(encoding="utf-8")), "the repeated blocks are back"
     assert text.count("x-cluster-node: &cluster-node\n") == 1
     assert text.count("    <<: *cluster-node\n") == 6
     assert text.count("x-sentinel: &sentinel\n") == 1 and text.count("    <<: *sentinel\n") == 3

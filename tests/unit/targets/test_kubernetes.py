@@ -43,7 +43,8 @@ ROOT = Path(__file__).resolve().parents[3]
 PASSWORD = "Given-password.0123456789"
 ACL_PASSWORD = "App-user-password.0123456789"
 COMPONENT = "cache-cluster:index:KubernetesCacheCluster"
-CUSTOM_RESOURCE_KINDS = {"ServiceMonitor"}  # CRDs: no schema in kubernetes-validate
+CUSTOM_RESOURCE_KINDS = {"ServiceMonitor", "PrometheusRule"}  # CRDs: no schema in kubernetes-validate
+OPERATOR_ON = {"prometheus_operator": True}
 RECOMMENDED_LABELS = {
     "app.kubernetes.io/name",
     "app.kubernetes.io/instance",
@@ -94,19 +95,19 @@ def test_the_validator_is_strict() -> None:
 
 
 def test_every_object_validates_strictly_on_the_oldest_and_newest_minor() -> None:
-    spec = prod_spec(auth={"acl_users": [{"name": "app"}]})
-    found = objects(spec, service_monitor=True)
+    spec = prod_spec(auth={"acl_users": [{"name": "app"}]}, monitoring=OPERATOR_ON)
+    found = objects(spec)
     checked = [item for item in found if item["kind"] not in CUSTOM_RESOURCE_KINDS]
     assert [error for item in checked for error in validation_errors(item)] == []
     assert {item["kind"] for item in found} == {
         "Namespace", "ServiceAccount", "Secret", "ConfigMap", "Service", "StatefulSet", "Deployment",
-        "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "Job",
+        "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "PrometheusRule", "Job",
         "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding",
     }  # fmt: skip
 
 
 def test_objects_carry_the_recommended_labels_and_selectors_match_their_pods() -> None:
-    found = objects(service_monitor=True)
+    found = objects(prod_spec(monitoring=OPERATOR_ON))
     unlabelled = [item["metadata"]["name"] for item in found if RECOMMENDED_LABELS - set(item["metadata"]["labels"])]
     assert unlabelled == []
     templates = pod_templates(found)
@@ -234,14 +235,31 @@ def test_network_policies_open_bus_ports_between_nodes_only() -> None:
 
 
 def test_the_exporter_scrapes_every_instance_through_one_deployment() -> None:
-    found = objects(service_monitor=True)
+    found = objects(prod_spec(monitoring=OPERATOR_ON), operator_labels={"release": "prometheus"})
     container = one(found, "Deployment", "redis-exporter")["spec"]["template"]["spec"]["containers"][0]
     assert "--redis.addr=redis://redis-node-1.redis-node-headless.cache.svc.cluster.local:7001" in container["args"]
-    monitor = one(found, "ServiceMonitor", "redis-exporter")["spec"]
-    targets = [endpoint["params"]["target"][0] for endpoint in monitor["endpoints"]]
-    assert len(targets) == 6 + 2 + 3
-    assert targets[-1] == "redis://redis-sentinel-3.redis-sentinel-headless.cache.svc.cluster.local:26379"
-    assert not any(item["kind"] == "ServiceMonitor" for item in objects())  # off by default
+    monitor = one(found, "ServiceMonitor", "cache-cluster-redis")
+    assert monitor["metadata"]["labels"]["release"] == "prometheus"
+    assert monitor["spec"]["selector"]["matchLabels"] == {
+        "app.kubernetes.io/instance": "cache-cluster",
+        "app.kubernetes.io/component": "exporter",
+    }
+    exporter_service = one(found, "Service", "redis-exporter")
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= exporter_service["metadata"]["labels"].items()
+    assert [port["name"] for port in exporter_service["spec"]["ports"]] == ["metrics"]
+    endpoints = monitor["spec"]["endpoints"]
+    assert {endpoint["port"] for endpoint in endpoints} == {"metrics"}
+    targets = [endpoint["params"]["target"][0] for endpoint in endpoints if endpoint["path"] == "/scrape"]
+    # Every node listens on the one base port on Kubernetes, reached by its pod's DNS name.
+    assert targets == [
+        *(f"redis://redis-node-{n}.redis-node-headless.cache.svc.cluster.local:7001" for n in range(1, 7)),
+        "redis://redis-fallback.cache.svc.cluster.local:6380",
+        "redis://redis-fallback-replica.cache.svc.cluster.local:6381",
+        *(f"redis://redis-sentinel-{n}.redis-sentinel-headless.cache.svc.cluster.local:26379" for n in range(1, 4)),
+    ]
+    rule = one(found, "PrometheusRule", "cache-cluster-alerts")
+    assert rule["metadata"]["namespace"] == "cache" and rule["spec"]["groups"]
+    assert not any(item["kind"] in CUSTOM_RESOURCE_KINDS for item in objects())  # off by default
 
 
 def test_the_hook_job_reruns_only_when_what_it_acts_on_changes() -> None:
@@ -317,8 +335,8 @@ def deploy(args: KubernetesCacheClusterArgs) -> Deployed:
 
 @pytest.fixture(scope="module")
 def deployed() -> Deployed:
-    spec = prod_spec(auth={"acl_users": [{"name": "app"}]})
-    return deploy({"spec": spec, "password": PASSWORD, "acl_passwords": {"app": ACL_PASSWORD}, "service_monitor": True})
+    spec = prod_spec(auth={"acl_users": [{"name": "app"}]}, monitoring=OPERATOR_ON)
+    return deploy({"spec": spec, "password": PASSWORD, "acl_passwords": {"app": ACL_PASSWORD}})
 
 
 def _kubernetes(deployed: Deployed) -> list[pm.Registered]:
@@ -342,7 +360,7 @@ def _as_manifest(record: pm.Registered) -> dict[str, Any]:
 
 def test_every_registered_object_validates_strictly(deployed: Deployed) -> None:
     records = _kubernetes(deployed)
-    assert len(records) == 39  # the ServiceMonitor among them, as a CustomResource
+    assert len(records) == 40  # the ServiceMonitor and PrometheusRule among them, as CustomResources
     checked = [_as_manifest(r) for r in records if r.inputs["kind"] not in CUSTOM_RESOURCE_KINDS]
     assert [error for item in checked for error in validation_errors(item)] == []
 
@@ -418,7 +436,7 @@ def test_render_writes_every_object_and_a_kustomization_without_secrets(tmp_path
     assert kustomization["secretGenerator"][0]["name"] == "cache-cluster-auth"
     assert kustomization["secretGenerator"][0]["envs"] == ["auth.env"]
     documents = [yaml.safe_load(written[name]) for name in kustomization["resources"]]
-    assert len(documents) == 37  # every object but the Secret (and no ServiceMonitor unless asked)
+    assert len(documents) == 37  # every object but the Secret (and no operator objects unless the spec asks)
     assert [error for item in documents for error in validation_errors(item)] == []
 
 

@@ -35,6 +35,7 @@ SPECS = {
         "network": {"name": "shop-net"},
         "memory": {"cpu_limit": "500m"},
         "images": {"redis": "cache-cluster/redis:7.0.15-debian", "exporter": "cache-cluster/redis-exporter:1.5-debian"},
+        "monitoring": {"prometheus": {"enabled": True, "port": 9191}},
     },
     "no fallback, no exporter": {"fallback": {"enabled": False}, "exporter": {"enabled": False}},
 }
