@@ -32,6 +32,7 @@ import yaml
 from redis.cluster import RedisCluster
 
 from tests.conftest import require
+from tests.e2e.drill_keys import DRILL_KEYS, read_drill_values, write_drill_keys
 from tests.e2e.kube_pods import Pod, PodsOnDocker, docker, stateful_pods
 
 pytestmark = pytest.mark.e2e
@@ -44,7 +45,6 @@ SUBNET = "10.213.77"  # pods get .10-.29 at first, .30-.49 after the full restar
 HOST_PORT_BASE = 23001
 PASSWORD = "Kubernetes-e2e-password-0123456789"
 SECRET = "cctest-k8s-auth"
-DRILL_KEYS = 10_000
 HOOK_PACKAGE = "/usr/lib/python3/dist-packages/cache_cluster"
 JOB_TIMEOUT = 240
 
@@ -251,10 +251,7 @@ def test_a_full_restart_with_new_ips_recovers_by_itself_with_every_key(cluster: 
     client = cluster.client()
     try:
         log(f"writing {DRILL_KEYS} keys")
-        pipe = client.pipeline(transaction=False)
-        for index in range(DRILL_KEYS):
-            pipe.set(f"drill:{index}", str(index))
-        assert all(pipe.execute())
+        write_drill_keys(client)
     finally:
         client.close()
     ips_before = {pod.name: cluster.pods.ip(pod.name) for pod in cluster.nodes}
@@ -277,10 +274,7 @@ def test_a_full_restart_with_new_ips_recovers_by_itself_with_every_key(cluster: 
     assert ids_after == ids_before  # nodes.conf on the volume: the same nodes, not a new cluster
     client = cluster.client()
     try:
-        pipe = client.pipeline(transaction=False)
-        for index in range(DRILL_KEYS):
-            pipe.get(f"drill:{index}")
-        values = pipe.execute()
+        values = read_drill_values(client)
     finally:
         client.close()
     missing = [index for index, value in enumerate(values) if value != str(index)]
