@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from . import addresses
 from .environment import PASSWORD_ENV
 from .spec import AclUser, ClusterSpec
 
@@ -47,16 +48,23 @@ def _common_server_directives(spec: ClusterSpec, port: int, *, replicas: int) ->
     ]
 
 
-def render_node_conf(spec: ClusterSpec, *, hostname: str, port: int, auth_include: str = AUTH_INCLUDE) -> str:
-    """redis.conf of one cluster node. Nodes announce their hostname so clients follow MOVED by name."""
+def render_node_conf(
+    spec: ClusterSpec, *, hostname: str | None, port: int, auth_include: str = AUTH_INCLUDE
+) -> str:
+    """redis.conf of one cluster node. Nodes announce their hostname so clients follow MOVED by name.
+
+    `hostname=None`: one file for many nodes (a Kubernetes pod template); each node's entrypoint writes its own
+    `cluster-announce-hostname` into the runtime include (see `render_node_entrypoint(announce_env=...)`).
+    """
     topology = spec.topology
+    announce = [f"cluster-announce-hostname {hostname}"] if hostname is not None else []
     return _lines(
         [
             *_common_server_directives(spec, port, replicas=topology.replicas_per_master),
             "cluster-enabled yes",
             "cluster-config-file nodes.conf",
             f"cluster-node-timeout {topology.node_timeout_ms}",
-            f"cluster-announce-hostname {hostname}",
+            *announce,
             "cluster-preferred-endpoint-type hostname",
             f"cluster-require-full-coverage {'yes' if topology.require_full_coverage else 'no'}",
             f"cluster-allow-reads-when-down {'yes' if topology.allow_reads_when_down else 'no'}",
@@ -84,10 +92,15 @@ def render_fallback_conf(
     return _lines(directives)
 
 
-def render_sentinel_conf(spec: ClusterSpec, *, hostname: str, port: int) -> str:
-    """sentinel.conf without secrets; the entrypoint appends the auth lines to a writable copy."""
-    sentinels, fallback = spec.sentinels, spec.fallback
+def render_sentinel_conf(spec: ClusterSpec, *, hostname: str | None, port: int) -> str:
+    """sentinel.conf without secrets; the entrypoint appends the auth lines to a writable copy.
+
+    `hostname=None`: the entrypoint appends `sentinel announce-ip` (see `render_sentinel_entrypoint`).
+    """
+    sentinels = spec.sentinels
     name = sentinels.master_name
+    primary = addresses.fallback_primary(spec)
+    announce = [f"sentinel announce-ip {hostname}"] if hostname is not None else []
     return _lines(
         [
             f"port {port}",
@@ -96,8 +109,8 @@ def render_sentinel_conf(spec: ClusterSpec, *, hostname: str, port: int) -> str:
             "dir /tmp",
             "sentinel resolve-hostnames yes",
             "sentinel announce-hostnames yes",
-            f"sentinel announce-ip {hostname}",
-            f"sentinel monitor {name} {fallback.primary_name} {fallback.primary_port} {sentinels.quorum}",
+            *announce,
+            f"sentinel monitor {name} {primary.host} {primary.port} {sentinels.quorum}",
             f"sentinel down-after-milliseconds {name} {sentinels.down_after_ms}",
             f"sentinel failover-timeout {name} {sentinels.failover_timeout_ms}",
             f"sentinel parallel-syncs {name} 1",
@@ -110,27 +123,37 @@ def acl_user_line(user: AclUser, password_reference: str) -> str:
     return f"user {user.name} on >{password_reference} {user.rules}"
 
 
-def _auth_writer(spec: ClusterSpec, *, sentinel: bool) -> list[str]:
-    """Shell lines that write the auth include from the environment (printf is a builtin: no argv leak)."""
+def _auth_writer(spec: ClusterSpec, *, sentinel: bool, announce_env: str | None = None) -> list[str]:
+    """Shell lines that write the auth include from the environment (printf is a builtin: no argv leak).
+
+    `announce_env`: a variable holding the name this server announces, written into the include as well.
+    """
     env = PASSWORD_ENV
     lines = [
         f': "${{{env}:?{env} is not set: export it before starting}}"',
         "umask 077",
         f"mkdir -p {RUNTIME_DIR}",
     ]
+    announce = []
+    if announce_env is not None:
+        directive = "sentinel announce-ip" if sentinel else "cluster-announce-hostname"
+        announce = [
+            f': "${{{announce_env}:?{announce_env} is not set: the name this server announces}}"',
+            f"printf '{directive} %s\\n' \"${announce_env}\" >> {AUTH_INCLUDE}",
+        ]
     if sentinel:
         name = spec.sentinels.master_name
         lines.append(
             f"printf 'requirepass %s\\nsentinel auth-pass {name} %s\\nsentinel sentinel-pass %s\\n' "
             f'"${env}" "${env}" "${env}" > {AUTH_INCLUDE}'
         )
-        return lines
+        return lines + announce
     lines.append(f'printf \'requirepass %s\\nmasterauth %s\\n\' "${env}" "${env}" > {AUTH_INCLUDE}')
     for user in spec.auth.acl_users:
         user_env = user.password_env
         lines.append(f': "${{{user_env}:?{user_env} is not set}}"')
         lines.append(f"printf '%s\\n' \"{acl_user_line(user, '$' + user_env)}\" >> {AUTH_INCLUDE}")
-    return lines
+    return lines + announce
 
 
 # After a full restart every node may come back on a new IP while nodes.conf still holds the old ones, and no
@@ -176,7 +199,8 @@ rejoin() {
 """
 
 
-def render_node_entrypoint(spec: ClusterSpec, *, port: int) -> str:
+def render_node_entrypoint(spec: ClusterSpec, *, port: int, announce_env: str | None = None) -> str:
+    """`announce_env`: with a config rendered for many nodes (hostname None), the variable with this node's name."""
     return "\n".join(
         [
             "#!/bin/sh",
@@ -184,7 +208,7 @@ def render_node_entrypoint(spec: ClusterSpec, *, port: int) -> str:
             "# then run redis-server in the foreground.",
             "set -eu",
             f"RUNTIME_DIR={RUNTIME_DIR}",
-            *_auth_writer(spec, sentinel=False),
+            *_auth_writer(spec, sentinel=False, announce_env=announce_env),
             _REJOIN.replace("__ROUNDS__", str(REJOIN_ROUNDS))
             .replace("__PING_ROUNDS__", str(REJOIN_PING_SECONDS))
             .strip("\n"),
@@ -212,14 +236,14 @@ def render_server_entrypoint(spec: ClusterSpec) -> str:
     )
 
 
-def render_sentinel_entrypoint(spec: ClusterSpec) -> str:
+def render_sentinel_entrypoint(spec: ClusterSpec, *, announce_env: str | None = None) -> str:
     """Sentinel rewrites its config, so it runs from a writable copy with the auth lines appended."""
     return "\n".join(
         [
             "#!/bin/sh",
             "# Rendered by cache-cluster: sentinel needs a writable config; auth comes from the environment.",
             "set -eu",
-            *_auth_writer(spec, sentinel=True),
+            *_auth_writer(spec, sentinel=True, announce_env=announce_env),
             f"cat {CONFIG_DIR}/sentinel.conf {AUTH_INCLUDE} > {RUNTIME_DIR}/sentinel.conf",
             f"rm -f {AUTH_INCLUDE}",
             f"exec redis-server {RUNTIME_DIR}/sentinel.conf --sentinel",

@@ -25,8 +25,7 @@ from typing import Any
 import yaml
 
 from ..environment import PASSWORD_ENV, PASSWORD_FILE
-from ..plan import Dependency, DeploymentPlan, ImageKind, ServicePlan
-from ..spec import ClusterSpec
+from ..plan import Dependency, DeploymentPlan, ImageKind, ServicePlan, secret_variable
 from ..target_support import docker_cpus
 from ..yaml_text import BlockDumper, dump_yaml
 
@@ -47,18 +46,6 @@ DEFAULT_OUTPUT = "docker-compose.cache-cluster.yml"
 def escape(value: str) -> str:
     """A literal string for Compose: `$` is Compose's interpolation character, `$$` is a literal `$`."""
     return value.replace("$", "$$")
-
-
-def _secret_variable(spec: ClusterSpec, kind: str) -> str:
-    """The variable of the `docker-compose` environment that holds the secret of this kind."""
-    if kind == "password":
-        return PASSWORD_ENV
-    if kind.startswith("acl:"):
-        user_name = kind.removeprefix("acl:")
-        for user in spec.auth.acl_users:
-            if user.name == user_name:
-                return user.password_env
-    raise ValueError(f"unknown secret kind {kind!r}")
 
 
 def secret_reference(variable: str) -> str:
@@ -112,7 +99,7 @@ def render_service(deployment: DeploymentPlan, service: ServicePlan) -> dict[str
         rendered["command"] = [escape(part) for part in service.command]
     environment: dict[str, str] = {name: escape(value) for name, value in service.env.items()}
     environment |= {
-        name: secret_reference(_secret_variable(spec, kind)) for name, kind in service.secret_env.items()
+        name: secret_reference(secret_variable(spec, kind)) for name, kind in service.secret_env.items()
     }
     if environment:
         rendered["environment"] = environment
