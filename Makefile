@@ -43,11 +43,12 @@ system:
 images: system
 	scripts/build-images.sh
 
-policy: venv ## The policy pack's verdicts on every stack (Pulumi.*.yaml here and in examples/*/), offline
+policy: venv ## The policy pack's verdicts on every stack (Pulumi.*.yaml here and in examples/*/, with its Pulumi.<stack>.policy.json), offline
 	@for stack_file in Pulumi.*.yaml examples/*/Pulumi.*.yaml; do \
 	  project=$$(dirname "$$stack_file"); stack=$$(basename "$$stack_file" .yaml); stack=$${stack#Pulumi.}; \
-	  echo "==> policy-check --stack $$stack --project-dir $$project"; \
-	  $(VENV)/bin/cache-cluster policy-check --stack "$$stack" --project-dir "$$project" || exit 1; \
+	  config=$$project/Pulumi.$$stack.policy.json; [ -f "$$config" ] && config_option="--config $$config" || config_option=; \
+	  echo "==> policy-check --stack $$stack --project-dir $$project $$config_option"; \
+	  $(VENV)/bin/cache-cluster policy-check --stack "$$stack" --project-dir "$$project" $$config_option || exit 1; \
 	done
 
 compose: venv monitoring ## Render docker-compose.cache-cluster.yml (and monitoring/) from the dev stack

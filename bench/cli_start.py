@@ -25,7 +25,7 @@ import yaml
 
 from bench.formation import fresh
 from cache_cluster.hook import run_init
-from tests.integration.harness import Deployment, missing_binaries, new_passwords
+from tests.integration.harness import Deployment, binaries_present, new_passwords
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = Path(sys.executable).with_name("cache-cluster")
@@ -57,9 +57,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
-    missing = missing_binaries(("redis-server", "redis-cli"))
-    if missing:
-        print(f"missing: {', '.join(missing)}; run scripts/install-system.sh", file=sys.stderr)
+    if not binaries_present(("redis-server", "redis-cli")):
         return 2
     password = new_passwords()["admin"]
     env = {**os.environ, "REDIS_ADMIN_PASSWORD": password}

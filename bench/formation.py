@@ -34,7 +34,7 @@ from cache_cluster.hook import run_init
 from cache_cluster.hook.connect import client, close
 from cache_cluster.hook.converge import wait_fully_ready
 from cache_cluster.spec import ClusterSpec
-from tests.integration.harness import Deployment, free_block, make_spec, missing_binaries, new_passwords
+from tests.integration.harness import Deployment, binaries_present, free_block, make_spec, new_passwords
 
 SETTLE = 2.1
 STEP_TIMEOUT = 60.0
@@ -145,9 +145,7 @@ def main() -> int:
     parser.add_argument("--no-settle", action="store_true", help="time from process start (includes Redis's 2 s)")
     parser.add_argument("--budget", type=float, default=600.0, help="stop starting rounds after this many seconds")
     args = parser.parse_args()
-    missing = missing_binaries(("redis-server", "redis-cli"))
-    if missing:
-        print(f"missing: {', '.join(missing)}; run scripts/install-system.sh", file=sys.stderr)
+    if not binaries_present(("redis-server", "redis-cli")):
         return 2
     password = new_passwords()["admin"]
     root = Path(tempfile.mkdtemp(prefix="cache-cluster-bench-"))

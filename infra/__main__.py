@@ -41,10 +41,12 @@ def deploy(spec: ClusterSpec, password: pulumi.Output[str] | None, retain_volume
         if password is not None:
             args["password"] = password
         return DockerCacheCluster(spec.name, args)
-    raise CacheClusterError(
-        f"target {spec.target!r} has no Pulumi component yet: the Kubernetes component is a later issue; "
-        "fix: set target: docker in cache-cluster:cluster (or use another stack)"
-    )
+    from cache_cluster.targets.kubernetes import KubernetesCacheCluster, KubernetesCacheClusterArgs
+
+    kubernetes_args = KubernetesCacheClusterArgs(spec=spec)
+    if password is not None:
+        kubernetes_args["password"] = password
+    return KubernetesCacheCluster(spec.name, kubernetes_args)
 
 
 def configured_password(config: pulumi.Config) -> pulumi.Output[str] | None:

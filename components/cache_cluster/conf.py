@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from . import acl
+from . import acl, addresses
 from .acl import SecretKind
 from .spec import ClusterSpec
 
@@ -49,16 +49,23 @@ def _common_server_directives(spec: ClusterSpec, port: int, *, replicas: int) ->
     ]
 
 
-def render_node_conf(spec: ClusterSpec, *, hostname: str, port: int, auth_include: str = AUTH_INCLUDE) -> str:
-    """redis.conf of one cluster node. Nodes announce their hostname so clients follow MOVED by name."""
+def render_node_conf(
+    spec: ClusterSpec, *, hostname: str | None, port: int, auth_include: str = AUTH_INCLUDE
+) -> str:
+    """redis.conf of one cluster node. Nodes announce their hostname so clients follow MOVED by name.
+
+    `hostname=None`: one file for many nodes (a Kubernetes pod template); each node's entrypoint writes its own
+    `cluster-announce-hostname` into the runtime include (see `render_node_entrypoint(announce_env=...)`).
+    """
     topology = spec.topology
+    announce = [f"cluster-announce-hostname {hostname}"] if hostname is not None else []
     return _lines(
         [
             *_common_server_directives(spec, port, replicas=topology.replicas_per_master),
             "cluster-enabled yes",
             "cluster-config-file nodes.conf",
             f"cluster-node-timeout {topology.node_timeout_ms}",
-            f"cluster-announce-hostname {hostname}",
+            *announce,
             "cluster-preferred-endpoint-type hostname",
             f"cluster-require-full-coverage {'yes' if topology.require_full_coverage else 'no'}",
             f"cluster-allow-reads-when-down {'yes' if topology.allow_reads_when_down else 'no'}",
@@ -86,10 +93,15 @@ def render_fallback_conf(
     return _lines(directives)
 
 
-def render_sentinel_conf(spec: ClusterSpec, *, hostname: str, port: int) -> str:
-    """sentinel.conf without secrets; the entrypoint appends the auth lines to a writable copy."""
-    sentinels, fallback = spec.sentinels, spec.fallback
+def render_sentinel_conf(spec: ClusterSpec, *, hostname: str | None, port: int) -> str:
+    """sentinel.conf without secrets; the entrypoint appends the auth lines to a writable copy.
+
+    `hostname=None`: the entrypoint appends `sentinel announce-ip` (see `render_sentinel_entrypoint`).
+    """
+    sentinels = spec.sentinels
     name = sentinels.master_name
+    primary = addresses.fallback_primary(spec)
+    announce = [f"sentinel announce-ip {hostname}"] if hostname is not None else []
     return _lines(
         [
             f"port {port}",
@@ -98,8 +110,8 @@ def render_sentinel_conf(spec: ClusterSpec, *, hostname: str, port: int) -> str:
             "dir /tmp",
             "sentinel resolve-hostnames yes",
             "sentinel announce-hostnames yes",
-            f"sentinel announce-ip {hostname}",
-            f"sentinel monitor {name} {fallback.primary_name} {fallback.primary_port} {sentinels.quorum}",
+            *announce,
+            f"sentinel monitor {name} {primary.host} {primary.port} {sentinels.quorum}",
             f"sentinel down-after-milliseconds {name} {sentinels.down_after_ms}",
             f"sentinel failover-timeout {name} {sentinels.failover_timeout_ms}",
             f"sentinel parallel-syncs {name} 1",
@@ -132,8 +144,11 @@ secret() {
 """.strip("\n")
 
 
-def _auth_writer(spec: ClusterSpec, role: acl.ServerRole) -> list[str]:
-    """Shell lines that read the secret files and write the auth include (printf is a builtin: no argv leak)."""
+def _auth_writer(spec: ClusterSpec, role: acl.ServerRole, *, announce_env: str | None = None) -> list[str]:
+    """Shell lines that read the secret files and write the auth include (printf is a builtin: no argv leak).
+
+    `announce_env`: a variable holding the name this server announces, written into the include as well.
+    """
     lines = ["umask 077", f"mkdir -p {RUNTIME_DIR}", _READ_SECRET]
     for kind in acl.server_secret_kinds(spec, role):
         lines.append(f"{_shell_variable(kind)}=$(secret {acl.secret_path(kind, spec)})")
@@ -142,6 +157,12 @@ def _auth_writer(spec: ClusterSpec, role: acl.ServerRole) -> list[str]:
     lines += [f'  "{directive}" \\' for directive in directives]
     lines.append(f"  > {AUTH_INCLUDE}")
     lines.append("unset " + " ".join(_shell_variable(kind) for kind in acl.server_secret_kinds(spec, role)))
+    if announce_env is not None:
+        directive = "sentinel announce-ip" if role == "sentinel" else "cluster-announce-hostname"
+        lines += [
+            f': "${{{announce_env}:?{announce_env} is not set: the name this server announces}}"',
+            f"printf '{directive} %s\\n' \"${announce_env}\" >> {AUTH_INCLUDE}",
+        ]
     return lines
 
 
@@ -192,7 +213,8 @@ rejoin() {
 """
 
 
-def render_node_entrypoint(spec: ClusterSpec, *, port: int) -> str:
+def render_node_entrypoint(spec: ClusterSpec, *, port: int, announce_env: str | None = None) -> str:
+    """`announce_env`: with a config rendered for many nodes (hostname None), the variable with this node's name."""
     return "\n".join(
         [
             "#!/bin/sh",
@@ -200,7 +222,7 @@ def render_node_entrypoint(spec: ClusterSpec, *, port: int) -> str:
             "# change, then run redis-server in the foreground.",
             "set -eu",
             f"RUNTIME_DIR={RUNTIME_DIR}",
-            *_auth_writer(spec, "cluster-node"),
+            *_auth_writer(spec, "cluster-node", announce_env=announce_env),
             # The rejoin loop signs in as the admin user, its password on redis-cli's stdin.
             f'cli() {{ {cli_as(acl.ADMIN_USER)} "$@" < {acl.secret_path(acl.ADMIN_USER, spec)}; }}',
             _REJOIN.replace("__ROUNDS__", str(REJOIN_ROUNDS))
@@ -230,14 +252,14 @@ def render_server_entrypoint(spec: ClusterSpec) -> str:
     )
 
 
-def render_sentinel_entrypoint(spec: ClusterSpec) -> str:
+def render_sentinel_entrypoint(spec: ClusterSpec, *, announce_env: str | None = None) -> str:
     """Sentinel rewrites its config, so it runs from a writable copy with the auth lines appended."""
     return "\n".join(
         [
             "#!/bin/sh",
             "# Rendered by cache-cluster: sentinel needs a writable config; its users come from the secret files.",
             "set -eu",
-            *_auth_writer(spec, "sentinel"),
+            *_auth_writer(spec, "sentinel", announce_env=announce_env),
             f"cat {CONFIG_DIR}/sentinel.conf {AUTH_INCLUDE} > {RUNTIME_DIR}/sentinel.conf",
             f"rm -f {AUTH_INCLUDE}",
             f"exec redis-server {RUNTIME_DIR}/sentinel.conf --sentinel",

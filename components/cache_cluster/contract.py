@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from . import addresses
 from .acl import APP_USER
 from .spec import ClusterSpec
 
@@ -36,11 +37,11 @@ class EnvContract:
 
 
 def cluster_node_addresses(spec: ClusterSpec) -> list[str]:
-    return [f"{name}:{port}" for name, port in spec.topology.node_names_and_ports()]
+    return [str(address) for address in addresses.cluster_nodes(spec)]
 
 
 def sentinel_addresses(spec: ClusterSpec) -> list[str]:
-    return [f"{name}:{port}" for name, port in spec.sentinels.names_and_ports()]
+    return [str(address) for address in addresses.sentinels(spec)]
 
 
 def env_contract(spec: ClusterSpec) -> EnvContract:
@@ -53,7 +54,7 @@ def env_contract(spec: ClusterSpec) -> EnvContract:
     if fallback.enabled and "single" in fallback.tiers:
         public |= {
             "REDIS_FALLBACK_ENABLED": "true",
-            "REDIS_HOST": fallback.primary_name,
+            "REDIS_HOST": addresses.fallback_primary(spec).host,
             "REDIS_PORT": str(fallback.primary_port),
             "REDIS_SENTINELS": ",".join(sentinel_addresses(spec)),
             "REDIS_SENTINEL_MASTER": spec.sentinels.master_name,

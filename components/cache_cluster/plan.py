@@ -12,7 +12,7 @@ from typing import Literal
 
 import yaml
 
-from . import acl, conf
+from . import acl, addresses, conf
 from .acl import SecretKind
 from .contract import EnvContract, env_contract
 from .monitoring.files import prometheus_config_text, rules_text
@@ -48,11 +48,13 @@ class NodePlan:
     shard: int
     master: str | None
     slots: tuple[SlotRange, ...]
+    # What the node announces and clients dial: its name on Docker, its pod's DNS name on Kubernetes.
+    host: str = ""
 
     @property
     def address(self) -> str:
         """`hostname:port`, as announced and as listed in REDIS_CLUSTER_NODES."""
-        return f"{self.name}:{self.port}"
+        return f"{self.host or self.name}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -196,13 +198,14 @@ class DeploymentPlan:
 
 def plan_nodes(spec: ClusterSpec) -> tuple[NodePlan, ...]:
     topology = spec.topology
-    names_and_ports = topology.node_names_and_ports()
-    names = [name for name, _ in names_and_ports]
+    node_addresses = addresses.cluster_nodes(spec)
+    names = [address.name for address in node_addresses]
     masters, replicas = names[: topology.masters], names[topology.masters :]
     slot_ranges = even_slot_ranges(topology.masters)
     master_of = assign_replicas(masters, replicas).master_of
     nodes: list[NodePlan] = []
-    for index, (name, port) in enumerate(names_and_ports):
+    for index, address in enumerate(node_addresses):
+        name, port = address.name, address.port
         is_master = name in masters
         master = None if is_master else master_of[name]
         shard = masters.index(name if is_master else master_of[name])
@@ -216,6 +219,7 @@ def plan_nodes(spec: ClusterSpec) -> tuple[NodePlan, ...]:
                 shard=shard,
                 master=master,
                 slots=(slot_ranges[shard],) if is_master else (),
+                host=address.host,
             )
         )
     return tuple(nodes)
@@ -275,7 +279,7 @@ def plan_services(spec: ClusterSpec, nodes: tuple[NodePlan, ...]) -> tuple[Servi
             name=node.name,
             role="cluster-node",
             port=node.port,
-            config=conf.render_node_conf(spec, hostname=node.name, port=node.port),
+            config=conf.render_node_conf(spec, hostname=node.host, port=node.port),
             entrypoint_script=conf.render_node_entrypoint(spec, port=node.port),
             server_role="cluster-node",
         )
@@ -284,6 +288,7 @@ def plan_services(spec: ClusterSpec, nodes: tuple[NodePlan, ...]) -> tuple[Servi
     fallback = spec.fallback
     if fallback.enabled:
         server_entrypoint = conf.render_server_entrypoint(spec)
+        primary, replica = addresses.fallback_primary(spec), addresses.fallback_replica(spec)
         primary_healthy = Dependency(fallback.primary_name, "service_healthy")
         services.append(
             _redis_service(
@@ -291,9 +296,7 @@ def plan_services(spec: ClusterSpec, nodes: tuple[NodePlan, ...]) -> tuple[Servi
                 name=fallback.primary_name,
                 role="fallback-primary",
                 port=fallback.primary_port,
-                config=conf.render_fallback_conf(
-                    spec, hostname=fallback.primary_name, port=fallback.primary_port, replica_of=None
-                ),
+                config=conf.render_fallback_conf(spec, hostname=primary.host, port=primary.port, replica_of=None),
                 entrypoint_script=server_entrypoint,
                 server_role="fallback",
             )
@@ -306,9 +309,9 @@ def plan_services(spec: ClusterSpec, nodes: tuple[NodePlan, ...]) -> tuple[Servi
                 port=fallback.replica_port,
                 config=conf.render_fallback_conf(
                     spec,
-                    hostname=fallback.replica_name,
-                    port=fallback.replica_port,
-                    replica_of=(fallback.primary_name, fallback.primary_port),
+                    hostname=replica.host,
+                    port=replica.port,
+                    replica_of=(primary.host, primary.port),
                 ),
                 entrypoint_script=server_entrypoint,
                 server_role="fallback",
@@ -328,7 +331,8 @@ def plan_services(spec: ClusterSpec, nodes: tuple[NodePlan, ...]) -> tuple[Servi
 def _sentinel_services(spec: ClusterSpec, depends_on: tuple[Dependency, ...]) -> list[ServicePlan]:
     entrypoint_script = conf.render_sentinel_entrypoint(spec)
     services = []
-    for name, port in spec.sentinels.names_and_ports():
+    for address in addresses.sentinels(spec):
+        name, port = address.name, address.port
         services.append(
             ServicePlan(
                 name=name,
@@ -341,7 +345,9 @@ def _sentinel_services(spec: ClusterSpec, depends_on: tuple[Dependency, ...]) ->
                 ports=_published(spec, port),
                 volumes=(),
                 files={
-                    f"{conf.CONFIG_DIR}/sentinel.conf": conf.render_sentinel_conf(spec, hostname=name, port=port),
+                    f"{conf.CONFIG_DIR}/sentinel.conf": conf.render_sentinel_conf(
+                        spec, hostname=address.host, port=port
+                    ),
                     ENTRYPOINT_PATH: entrypoint_script,
                 },
                 healthcheck=_ping_check(spec, port),
@@ -361,8 +367,7 @@ def exporter_targets(spec: ClusterSpec) -> tuple[str, ...]:
 
 def _exporter_service(spec: ClusterSpec, depends_on: tuple[Dependency, ...]) -> ServicePlan:
     exporter = spec.exporter
-    first_name, first_port = spec.topology.node_names_and_ports()[0]
-    first_node = f"{first_name}:{first_port}"
+    first_node = str(addresses.cluster_nodes(spec)[0])
     return ServicePlan(
         name=exporter.name,
         role="exporter",

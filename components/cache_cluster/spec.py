@@ -8,6 +8,7 @@ Validator messages follow one shape: what is wrong, then ``fix:`` and what to do
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -353,8 +354,14 @@ class Network(_Strict):
 
 class Kubernetes(_Strict):
     namespace: DnsLabel = "cache"
+    cluster_domain: str = Field(
+        "cluster.local", pattern=r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", description="The cluster's DNS domain."
+    )
     storage_class: str | None = None
     topology_key: str = "kubernetes.io/hostname"
+    monitoring_namespace: DnsLabel = Field(
+        "monitoring", description="The namespace whose pods may scrape the exporter (NetworkPolicy)."
+    )
     pod_disruption_max_unavailable: int = Field(1, ge=1)
     network_policy: bool = True
 
@@ -418,6 +425,11 @@ class ClusterSpec(_Strict):
         _check_port_collisions(self)
         _check_name_collisions(self)
         return self
+
+
+def spec_json(spec: ClusterSpec) -> str:
+    """The spec for the hook, without the password (it goes in the environment, as a secret)."""
+    return json.dumps(spec.model_dump(mode="json", exclude={"auth": {"password"}}), sort_keys=True)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from cache_cluster.targets.compose import all_services
 from cache_cluster.targets.compose_binary import compose_binary
 from tests.conftest import require
 
+from .drill_keys import DRILL_KEYS, read_drill_values, write_drill_keys
 from .waiting import log, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -48,7 +49,6 @@ PASSWORD_FILE = SECRETS_DIR / "redis-password"  # the application user's
 IMAGES_ENV = ROOT / "scripts" / "images.env"
 THROWAWAY = "cctest-e2e-ipshift"
 MAKE_TIMEOUT = 600  # the first `make up` may install packages and build the images
-DRILL_KEYS = 10_000
 
 
 def _compose_binary() -> str:
@@ -156,10 +156,7 @@ def read_drill_keys(stack: Stack) -> tuple[int, list[Any]]:
     client = stack.cluster()
     try:
         total = int(client.dbsize(target_nodes=RedisCluster.PRIMARIES))  # summed over the masters
-        pipe = client.pipeline(transaction=False)
-        for index in range(DRILL_KEYS):
-            pipe.get(f"drill:{index}")
-        return total, pipe.execute()
+        return total, read_drill_values(client)
     finally:
         client.close()
 
@@ -394,10 +391,7 @@ def test_full_restart_with_new_addresses_comes_back_by_itself_with_every_key(sta
     client = stack.cluster()
     try:
         log(f"writing {DRILL_KEYS} keys (pipelined)")
-        pipe = client.pipeline(transaction=False)
-        for index in range(DRILL_KEYS):
-            pipe.set(f"drill:{index}", str(index))
-        assert all(pipe.execute())
+        write_drill_keys(client)
     finally:
         client.close()
     ips_before, ids_before = node_ips(stack), node_ids(stack)

@@ -1,7 +1,7 @@
 """The failure drills (`cache-cluster drill NAME`) on the real Docker engine, each against the same running stack.
 
-The stack is tests/e2e/drill-stack.yaml: Compose project, network and volumes `cctest-drills*`, nodes 37001-37006
-(bus 47001-47006), sentinels 47379-47381, fallback 37380/37381, exporter 39121, node timeout 2000 ms and sentinel
+The stack is tests/e2e/drill-stack.yaml: Compose project, network and volumes `cctest-drills*`, nodes 21001-21006
+(bus 31001-31006), sentinels 21379-21381, fallback 21383/21384, exporter 21121, node timeout 2000 ms and sentinel
 down-after 2000 ms, so a failover takes seconds. Leftovers of an interrupted run are removed first; the module's
 fixture ends with `make destroy`. The drills run in file order: each starts from whatever roles the one before
 left (every drill waits for a fully ready cluster first), and the last one restores the spec's masters.
@@ -141,4 +141,4 @@ def test_init_restores_the_spec_masters(password: str) -> None:
     report = drill("restore-masters", password)
     assert report["measures"]["failed"] == 0
     masters = next(check for check in report["checks"] if check["name"] == "spec-masters-are-masters")
-    assert masters["detail"] == "masters now: ['redis-node-1:37001', 'redis-node-2:37002', 'redis-node-3:37003']"
+    assert masters["detail"] == "masters now: ['redis-node-1:21001', 'redis-node-2:21002', 'redis-node-3:21003']"

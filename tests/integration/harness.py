@@ -16,6 +16,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -39,6 +40,14 @@ _LIVE: set[Server] = set()
 
 def missing_binaries(names: Sequence[str] = BINARIES) -> list[str]:
     return [name for name in names if shutil.which(name) is None]
+
+
+def binaries_present(names: Sequence[str]) -> bool:
+    """For the benchmarks: False, after saying on stderr what is missing and how to install it."""
+    missing = missing_binaries(names)
+    if missing:
+        print(f"missing: {', '.join(missing)}; run scripts/install-system.sh", file=sys.stderr)
+    return not missing
 
 
 def new_password() -> str:

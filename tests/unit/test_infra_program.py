@@ -20,6 +20,7 @@ pm.install()  # before anything declares resources, as Pulumi's testing guide do
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "infra" / "__main__.py"
 DEV_CLUSTER = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]["cache-cluster:cluster"]
+PROD_CLUSTER = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]["cache-cluster:cluster"]
 PASSWORD = "Config-password.0123456789"
 
 
@@ -152,10 +153,17 @@ def test_a_weak_configured_password_is_refused_without_showing_it() -> None:
     assert weak not in message
 
 
-def test_kubernetes_target_says_it_is_a_later_issue() -> None:
-    set_config({**DEV_CLUSTER, "target": "kubernetes"})
-    message = _clean_failure()
-    assert "target 'kubernetes'" in message and "later issue" in message
+def test_the_prod_stack_deploys_the_kubernetes_component() -> None:
+    set_config(PROD_CLUSTER)
+    mocks, exports, secret = run_program(stack="prod")
+    assert [r.name for r in pm.of_type(mocks, "cache-cluster:index:KubernetesCacheCluster")] == ["cache-cluster"]
+    assert not pm.of_type(mocks, pm.CONTAINER)
+    assert len(pm.of_type(mocks, "kubernetes:apps/v1:StatefulSet")) == 4
+    assert len(pm.of_type(mocks, "kubernetes:batch/v1:Job")) == 1
+    assert exports["node_endpoints"][0] == "redis-node-1.redis-node-headless.cache.svc.cluster.local:7001"
+    assert exports["host_address_map"] == {}
+    assert exports["exporter_url"] == "http://redis-exporter.cache.svc.cluster.local:9121"
+    assert secret["env.REDIS_PASSWORD"] is True
 
 
 def test_missing_or_malformed_cluster_config_is_a_clean_error() -> None:

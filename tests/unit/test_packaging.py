@@ -47,4 +47,4 @@ def test_the_readme_and_the_example_show_the_install_line() -> None:
     readme = (ROOT / "README.md").read_text()
     assert 'pip install "cache-cluster[docker] @ git+' in readme
     assert "-e ../..[docker]" in (ROOT / "examples" / "app-stack" / "requirements.txt").read_text()
-    assert "-e .[docker]" in (ROOT / "requirements.txt").read_text()
+    assert "-e .[docker,kubernetes]" in (ROOT / "requirements.txt").read_text()  # Pulumi.dev and Pulumi.prod

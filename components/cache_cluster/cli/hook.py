@@ -27,11 +27,16 @@ from .common import ProjectDir, SpecFile, StackOption, err, out, resolve_spec
 if TYPE_CHECKING:
     from ..hook.endpoints import Targets
     from ..hook.report import Report
+    from ..spec import ClusterSpec
 
 
 class Via(str, Enum):
     direct = "direct"
     published = "published"
+
+
+class DomainSource(str, Enum):
+    kubernetes = "kubernetes"
 
 
 NodesOption = Annotated[
@@ -72,6 +77,14 @@ AddressMapOption = Annotated[
     str | None,
     typer.Option("--address-map", help="name:port=host:port,... to dial instead of the announced addresses."),
 ]
+DomainsOption = Annotated[
+    DomainSource | None,
+    typer.Option(
+        "--failure-domains",
+        help="kubernetes: read which Kubernetes node (and zone) each cluster node's pod runs on from the API "
+        "(the hook Job's ServiceAccount), so replicas go to another node or zone than their master.",
+    ),
+]
 WaitTimeout = Annotated[float, typer.Option("--timeout", min=0.1, help="Deadline in seconds for the whole run.")]
 StatusTimeout = Annotated[
     float, typer.Option("--timeout", min=0.1, help="Connection timeout in seconds (status never waits).")
@@ -102,6 +115,7 @@ class HookOptions:
     user: UserOption = ADMIN_USER
     via: ViaOption = Via.direct
     address_map: AddressMapOption = None
+    failure_domains: DomainsOption = None
     timeout: WaitTimeout = 120.0
     as_json: ReportJson = False
     prefer_spec_masters: PreferSpecMasters = False
@@ -116,11 +130,18 @@ class HookOptions:
                 raise CacheClusterError(
                     "--masters / --replicas go with --nodes; fix: change the spec's topology instead"
                 )
+            own = resolve_spec(self.file, self.stack, self.project_dir)
             return targets_from_spec(
-                resolve_spec(self.file, self.stack, self.project_dir),
+                own,
                 via=self.via.value,
                 address_map=explicit,
+                failure_domains=self._domains(own),
                 username=self.user or None,
+            )
+        if self.failure_domains is not None:
+            raise CacheClusterError(
+                "--failure-domains reads the domains of the spec's nodes; fix: give them in --nodes as "
+                "host:port/domain instead"
             )
         given_spec = self.file is not None or self.stack is not None
         spec = resolve_spec(self.file, self.stack, self.project_dir) if given_spec else None
@@ -137,6 +158,15 @@ class HookOptions:
             spec=spec,
             username=self.user or None,
         )
+
+    def _domains(self, spec: ClusterSpec) -> dict[str, str] | None:
+        if self.failure_domains is None:
+            return None
+        from ..hook.kubernetes_domains import discover_in_cluster
+
+        found = discover_in_cluster(spec)
+        _log(found.note)
+        return dict(found.by_pod)
 
     def password(self) -> str:
         from ..loader import password_from_env

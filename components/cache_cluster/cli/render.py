@@ -44,8 +44,15 @@ def render_compose_command(
 
     if check and output is None:
         raise CacheClusterError("--check needs --output: the file to compare with")
-    deployment = plan(resolve_spec(file, stack, project_dir))
+    spec = resolve_spec(file, stack, project_dir)
     source_path = spec_source(file, stack, project_dir)
+    if spec.target == "kubernetes":
+        raise CacheClusterError(
+            f"{source_path} has target 'kubernetes': its nodes share one port and are named by cluster DNS, which "
+            "a Compose file cannot give them; fix: use `cache-cluster render kubernetes`, or a spec with "
+            "target: docker"
+        )
+    deployment = plan(spec)
     base = output.parent if output is not None else Path(".")
     text = compose_yaml(
         deployment,
@@ -200,3 +207,74 @@ def _export_from(variable: str, path: Path) -> str:
     import shlex
 
     return f'export {variable}="$(cat {shlex.quote(str(path))})"'
+
+
+@app.command("kubernetes")
+def render_kubernetes_command(
+    file: SpecFile = None,
+    stack: StackOption = None,
+    project_dir: ProjectDir = Path("."),
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory to write the manifests into.")] = Path(
+        "kubernetes"
+    ),
+    existing_secret: Annotated[
+        str | None,
+        typer.Option(
+            "--existing-secret",
+            help="Use this existing Secret (keys REDIS_PASSWORD, REDIS_ACL_<USER>_PASSWORD) instead of a "
+            "secretGenerator reading auth.env.",
+        ),
+    ] = None,
+    hook_image: Annotated[
+        str | None,
+        typer.Option(
+            "--hook-image",
+            help="The hook Job's image (default: $CACHE_CLUSTER_HOOK_IMAGE, else the spec's images.hook).",
+        ),
+    ] = None,
+    namespace: Annotated[
+        bool, typer.Option("--namespace/--no-namespace", help="Include the Namespace object.")
+    ] = True,
+    node_zones: Annotated[
+        bool,
+        typer.Option(
+            "--node-zones/--no-node-zones",
+            help="Let the hook Job read its nodes' zones (a read-only ClusterRole on nodes).",
+        ),
+    ] = True,
+) -> None:
+    """Render the Kubernetes manifests and a kustomization.yaml (kubectl apply -k, Argo CD, Flux).
+
+    No secret value is written: the Secret comes from a secretGenerator reading auth.env (git-ignored, you
+    write it), or from an existing Secret (--existing-secret). With monitoring.prometheus_operator on in the
+    spec, a ServiceMonitor and a PrometheusRule too.
+    """
+    from ..plan import plan
+    from ..targets.kubernetes_manifests import KubernetesOptions, render_files
+
+    spec = resolve_spec(file, stack, project_dir)
+    if spec.target != "kubernetes":
+        raise CacheClusterError(
+            f"{spec_source(file, stack, project_dir)} has target {spec.target!r}; fix: set target: kubernetes "
+            "in the spec (the Kubernetes manifests use the cluster's DNS names and one port per role)"
+        )
+    options = KubernetesOptions(
+        hook_image=hook_image or os.environ.get("CACHE_CLUSTER_HOOK_IMAGE") or None,
+        secret_name=existing_secret,
+        create_namespace=namespace,
+        node_zones=node_zones,
+    )
+    source = _relative(spec_source(file, stack, project_dir), output)
+    files = render_files(plan(spec), options, source=source, generate_secret=existing_secret is None)
+    output.mkdir(parents=True, exist_ok=True)
+    stale = [
+        path
+        for path in output.glob("*.yaml")
+        if path.name not in files and path.read_text(encoding="utf-8").startswith("# Rendered by cache-cluster")
+    ]
+    for path in stale:
+        path.unlink()
+    for name, text in files.items():
+        _write(output / name, text)
+    removed = f", removed {len(stale)} stale" if stale else ""
+    typer.echo(f"wrote {len(files)} files to {output}{removed} ({spec.name}: kubectl apply -k {output})", err=True)

@@ -7,6 +7,7 @@ also when a check or a wait fails (a best-effort undo in `finally`).
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from collections.abc import Callable
@@ -111,6 +112,8 @@ class Drill:
             stall_on_healthy_masters_s=_round(summary.stall_s),
             confirmed_lost=lost,
             errors=", ".join(f"{k} x{v}" for k, v in sorted(summary.errors.items())) or None,
+            retried=summary.retries,
+            retried_on=", ".join(f"{k} x{v}" for k, v in sorted((summary.retried_on or {}).items())) or None,
         )
         self.result.check(
             "no-confirmed-write-lost", lost == 0, f"{lost} of {len(confirmed)} writes confirmed by WAIT 1 are missing"
@@ -352,9 +355,12 @@ def kill_fallback_primary(drill: Drill) -> None:
     drill.mark(f"a sentinel-aware client found {host}:{port} and wrote to it")
     drill.faults.start(victim)
     drill.undo.clear()
-    back = drill.wait(
-        f"{victim.name} to become {heir.name}'s linked replica", lambda: _fallback_replica_of(drill, victim, heir)
-    )
+    try:
+        back = drill.wait(
+            f"{victim.name} to become {heir.name}'s linked replica", lambda: _fallback_replica_of(drill, victim, heir)
+        )
+    except DrillError as error:
+        raise DrillError(f"{error}; {_sentinels_view(drill, name, victim)}") from None
     result = drill.result
     result.measures.update(promoted_after_s=round(promoted, 3), old_primary_back_as_replica_s=round(back, 3))
     result.check("sentinels-promoted-replica", True, f"{heir.name} is primary {promoted:.2f} s after the kill")
@@ -364,6 +370,43 @@ def kill_fallback_primary(drill: Drill) -> None:
         f"discover_master -> {host}:{port}, role {role}, write read back: {wrote == '1'}",
     )
     result.check("old-primary-returns-as-replica", True, f"{victim.name} replicates {heir.name}")
+
+
+def _sentinels_view(drill: Drill, name: str, node: Endpoint) -> str:
+    """Why a restarted primary is not yet a replica, as the sentinels and the node see it: a sentinel only turns
+    it into a replica once it has reported role master for 8 s, the new primary looks sane, and the sentinel is
+    not in TILT mode (30 s without acting after its timer stalled, e.g. on a loaded machine)."""
+    parts = [f"{node.name}: {_quietly(lambda: _replication(drill, node)) or 'no answer'}"]
+    for sentinel in drill.cluster.targets.sentinels:
+        view = _quietly(functools.partial(_sentinel_view, drill, sentinel, name, node))
+        parts.append(f"{sentinel.name}: {view or 'no answer'}")
+    return "; ".join(parts)
+
+
+def _replication(drill: Drill, node: Endpoint) -> str:
+    connection = client(node, drill.password, timeout=1.0)
+    try:
+        info = connection.info("replication")
+    finally:
+        close(connection)
+    return ", ".join(f"{key} {info.get(key)}" for key in ("role", "master_host", "master_port", "master_link_status"))
+
+
+def _sentinel_view(drill: Drill, sentinel: Endpoint, name: str, node: Endpoint) -> str:
+    connection = client(sentinel, drill.password, timeout=1.0)
+    try:
+        info = connection.info("sentinel")
+        replicas = connection.sentinel_slaves(name)
+    finally:
+        close(connection)
+    seen = [r for r in replicas if int(r.get("port", 0)) == node.port]
+    flags = (
+        ", ".join(
+            f"{r.get('ip')}:{r.get('port')} flags {r.get('flags')} role-reported {r.get('role-reported')}" for r in seen
+        )
+        or f"{node.name} not among its replicas"
+    )
+    return f"tilt {info.get('sentinel_tilt')}, {flags}"
 
 
 def _start_all(drill: Drill, nodes: list[Endpoint]) -> None:

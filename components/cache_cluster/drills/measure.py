@@ -28,7 +28,12 @@ class Summary:
     # The longest wait between two successful writes on a healthy shard across or after the fault, beyond the
     # usual spacing of that shard's writes before the fault (its median gap). 0.0: no stall.
     stall_s: float
+    # "Class: message" of the failed writes, and how many.
     errors: dict[str, int]
+    # Writes sent once more after a coordinated failover's role-change reply (see writer.py); they are
+    # confirmed, accepted or failed like any other, so a retry is not a failure.
+    retries: int = 0
+    retried_on: dict[str, int] | None = None
 
 
 def _successes(writes: Sequence[Write]) -> list[float]:
@@ -77,5 +82,11 @@ def summarize(writes: Sequence[Write], *, fault_at: float, hurt: Sequence[int] =
         ),
         recover_s=recover_s,
         stall_s=max((stall(by_shard[shard], fault_at) for shard in healthy), default=0.0),
-        errors=dict(Counter(write.detail for write in writes if write.outcome == "failed")),
+        errors=dict(Counter(_error(write.detail, write.message) for write in writes if write.outcome == "failed")),
+        retries=sum(write.retries for write in writes),
+        retried_on=dict(Counter(write.message for write in writes if write.retries)),
     )
+
+
+def _error(detail: str, message: str) -> str:
+    return f"{detail}: {message}" if message else detail

@@ -2,8 +2,18 @@
 
 A write is *confirmed* when WAIT reports at least one replica has it, *accepted* when the master took it but no
 replica confirmed it in time, *failed* otherwise. Only confirmed writes are promised to survive a failover, so
-only they are checked for loss afterwards. MOVED is followed at once (a redirect, as any cluster client does);
-any other error makes the writer look up the slot's owner again and retry after a short pause.
+only they are checked for loss afterwards. MOVED is followed at once (a redirect, as any cluster client does).
+
+A coordinated failover (CLUSTER FAILOVER) pauses the old master's clients and, once the replica took over, "unblocks
+its clients and starts replying with redirection messages" (https://redis.io/commands/cluster-failover). A WAIT
+that is blocked at that moment is not redirected: the node, now a replica, ends it with `-UNBLOCKED ... instance
+state changed (master -> replica?)` (disconnectAllBlockedClients in replication.c; "FAILOVER only disconnects
+connections with blocking commands", redis/redis#13118), and a WAIT that arrives just after gets `ERR WAIT cannot
+be used with replica instances`. The SET before it was taken, and the new master has it (the replica caught up
+to the old master's offset before taking over), but no replica confirmed it. So on these role-change replies the
+writer looks the owner up again and sends the write once more (SET is idempotent): a *retry*, counted in
+`Write.retries`. A write is *failed* only when the application could not complete it: any other error, or a
+second role-change error. Failed writes keep the error's class and message.
 
 Each shard has its own thread and connections, so a dead master stalls only the writes to its own slots, and
 the stall on the healthy masters is measured, not caused by the writer. Bounded: `max_writes` per shard and the
@@ -33,6 +43,9 @@ WAIT_MS = 100
 INTERVAL_SECONDS = 0.02
 RETRY_PAUSE_SECONDS = 0.02
 MAX_REDIRECTS = 3
+MAX_ROLE_CHANGE_RETRIES = 1
+# Replies of a node that turned from master into replica under a write's WAIT (see the module docstring).
+ROLE_CHANGE_REPLIES = ("UNBLOCKED", "WAIT cannot be used with replica instances")
 READ_BATCH = 200
 
 
@@ -43,7 +56,14 @@ class Write:
     ended: float
     outcome: Outcome
     key: str
-    detail: str = ""
+    detail: str = ""  # a failed write's error class (redis-py keeps the code, CLUSTERDOWN..., in the class)
+    message: str = ""  # and its message; for a retried write, the reply that made it retry
+    retries: int = 0
+
+
+def is_role_change(error: redis.ResponseError) -> bool:
+    """The reply of a master that became a replica while the write waited (coordinated failover). Pure."""
+    return type(error) is redis.ResponseError and any(reply in str(error) for reply in ROLE_CHANGE_REPLIES)
 
 
 def shard_tag(shard: int, slot_start: int, slot_end: int) -> str:
@@ -93,27 +113,38 @@ class ShardWriter(threading.Thread):
         if rediscover:
             self._owner = None
 
-    def write_once(self, key: str) -> tuple[Outcome, str]:
-        for _ in range(MAX_REDIRECTS):
+    def write_once(self, key: str, started: float) -> Write:
+        retries, retried_on = 0, ""
+
+        def done(outcome: Outcome, detail: str = "", message: str = "") -> Write:
+            message = message or retried_on
+            return Write(self.shard, started, time.monotonic(), outcome, key, detail, message, retries)
+
+        redirects = 0
+        while redirects < MAX_REDIRECTS:
             try:
                 connection = self._client()
                 connection.set(key, "1", px=KEY_TTL_MS)
                 replicas = int(call(connection, "WAIT", 1, WAIT_MS))
-                return ("confirmed" if replicas >= 1 else "accepted"), ""
+                return done("confirmed" if replicas >= 1 else "accepted")
             except MovedError as moved:
+                redirects += 1
                 self._drop(rediscover=False)
                 self._owner = self.cluster.dial(moved.host, int(moved.port))
             except redis.ResponseError as error:
                 self._drop(rediscover=True)
+                if is_role_change(error) and retries < MAX_ROLE_CHANGE_RETRIES:
+                    retries, retried_on = retries + 1, str(error)
+                    continue
                 # redis-py strips the error code (CLUSTERDOWN, READONLY, ...) from the message; its class keeps it.
-                return "failed", type(error).__name__
+                return done("failed", type(error).__name__, str(error))
             except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
                 self._drop(rediscover=True)
-                return "failed", type(error).__name__
+                return done("failed", type(error).__name__, str(error))
             except LookupError as error:  # no node named an owner for the slot
                 self._drop(rediscover=True)
-                return "failed", str(error)
-        return "failed", "redirected too often"
+                return done("failed", "LookupError", str(error))
+        return done("failed", "redirected too often")
 
     def run(self) -> None:
         try:
@@ -121,10 +152,9 @@ class ShardWriter(threading.Thread):
                 if self.stop_event.is_set():
                     break
                 key = f"{KEY_PREFIX}{{{self.tag}}}:{sequence}"
-                started = time.monotonic()
-                outcome, detail = self.write_once(key)
-                self.writes.append(Write(self.shard, started, time.monotonic(), outcome, key, detail))
-                self.stop_event.wait(self.interval if outcome != "failed" else RETRY_PAUSE_SECONDS)
+                write = self.write_once(key, time.monotonic())
+                self.writes.append(write)
+                self.stop_event.wait(self.interval if write.outcome != "failed" else RETRY_PAUSE_SECONDS)
         finally:
             self._drop(rediscover=False)
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from .. import addresses
 from ..acl import ADMIN_USER
 from ..errors import CacheClusterError, Problem
 from ..plan import DeploymentPlan, bracketed, plan
@@ -161,25 +162,24 @@ def targets_from_spec(
     mapping = address_map_for(deployment, via, address_map)
     domains = failure_domains or {}
     nodes = tuple(
-        _endpoint(node.name, node.port, "cluster", mapping, domains.get(node.name), username=username)
+        _endpoint(node.host or node.name, node.port, "cluster", mapping, domains.get(node.name), username=username)
         for node in deployment.nodes
     )
     fallback, sentinels = spec.fallback, spec.sentinels
     primary = replica = None
     sentinel_endpoints: tuple[Endpoint, ...] = ()
     if fallback.enabled:
-        primary = _endpoint(
-            fallback.primary_name, fallback.primary_port, "fallback-primary", mapping, username=username
-        )
-        replica = _endpoint(
-            fallback.replica_name, fallback.replica_port, "fallback-replica", mapping, username=username
-        )
+        first, second = addresses.fallback_primary(spec), addresses.fallback_replica(spec)
+        primary = _endpoint(first.host, first.port, "fallback-primary", mapping, username=username)
+        replica = _endpoint(second.host, second.port, "fallback-replica", mapping, username=username)
         sentinel_endpoints = tuple(
-            _endpoint(name, port, "sentinel", mapping, username=username) for name, port in sentinels.names_and_ports()
+            _endpoint(address.host, address.port, "sentinel", mapping, username=username)
+            for address in addresses.sentinels(spec)
         )
     exporter = None
     if spec.exporter.enabled:
-        exporter = _endpoint(spec.exporter.name, spec.exporter.port, "exporter", mapping)
+        found = addresses.exporter(spec)
+        exporter = _endpoint(found.host, found.port, "exporter", mapping)
     return Targets(
         nodes=nodes,
         masters=spec.topology.masters,

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .. import addresses
 from ..spec import ClusterSpec
 
 CacheRole = Literal["cluster-node", "fallback-primary", "fallback-replica", "sentinel"]
@@ -35,26 +36,32 @@ class ScrapeTarget:
     service: str
     port: int
     cache_role: CacheRole
+    # What the exporter dials (addresses.py): the service name on Docker, the pod's or Service's DNS name on
+    # Kubernetes, where every node also listens on the one base port.
+    host: str
 
     def url(self, host: str | None = None) -> str:
-        """`redis://host:port`, the exporter's `target` parameter; the host defaults to the service name."""
-        return f"redis://{host or self.service}:{self.port}"
+        """`redis://host:port`, the exporter's `target` parameter; the host defaults to the target's own."""
+        return f"redis://{host or self.host}:{self.port}"
 
     def labels(self, spec: ClusterSpec) -> dict[str, str]:
         return {"instance": self.service, ROLE_LABEL: self.cache_role, CLUSTER_LABEL: spec.name}
 
 
 def scrape_targets(spec: ClusterSpec) -> tuple[ScrapeTarget, ...]:
-    """Every cluster node, both fallback servers and the sentinels, in that order."""
-    targets = [ScrapeTarget(name, port, "cluster-node") for name, port in spec.topology.node_names_and_ports()]
-    fallback = spec.fallback
-    if fallback.enabled:
+    """Every cluster node, both fallback servers and the sentinels, in that order, at their target's addresses."""
+    targets = [_target(address, "cluster-node") for address in addresses.cluster_nodes(spec)]
+    if spec.fallback.enabled:
         targets += [
-            ScrapeTarget(fallback.primary_name, fallback.primary_port, "fallback-primary"),
-            ScrapeTarget(fallback.replica_name, fallback.replica_port, "fallback-replica"),
+            _target(addresses.fallback_primary(spec), "fallback-primary"),
+            _target(addresses.fallback_replica(spec), "fallback-replica"),
         ]
-        targets += [ScrapeTarget(name, port, "sentinel") for name, port in spec.sentinels.names_and_ports()]
+        targets += [_target(address, "sentinel") for address in addresses.sentinels(spec)]
     return tuple(targets)
+
+
+def _target(address: addresses.Address, cache_role: CacheRole) -> ScrapeTarget:
+    return ScrapeTarget(address.name, address.port, cache_role, address.host)
 
 
 def redis_job(spec: ClusterSpec) -> str:
@@ -66,21 +73,21 @@ def exporter_job(spec: ClusterSpec) -> str:
 
 
 def exporter_address(spec: ClusterSpec) -> str:
-    return f"{spec.exporter.name}:{spec.exporter.port}"
+    return str(addresses.exporter(spec))
 
 
 HostOf = Callable[[ScrapeTarget], str]
 
 
 def service_host(target: ScrapeTarget) -> str:
-    return target.service
+    return target.host
 
 
 def render_scrape_configs(spec: ClusterSpec, *, host_of: HostOf = service_host) -> list[dict[str, Any]]:
     """The two scrape jobs: every instance through the exporter's /scrape, and the exporter itself.
 
-    `host_of` gives the host name the exporter dials for a target (the service name inside a Docker network;
-    a Kubernetes DNS name elsewhere).
+    `host_of` gives the host name the exporter dials for a target; by default the target's own (addresses.py:
+    the service name inside a Docker network, the DNS name on Kubernetes).
     """
     redis: dict[str, Any] = {
         "job_name": redis_job(spec),

@@ -116,7 +116,16 @@ RULES: tuple[Rule, ...] = (
         "(a tag alone is accepted on dev)",
         rules.images_pinned,
         stack=True,
-        config=DEV,
+        config={
+            **DEV,
+            "tag_only_images": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": [],
+                "description": "Image repositories (no tag) accepted with a tag alone outside dev: images a team "
+                "pins by digest in its own registry at deploy time. Empty by default: every image needs a digest.",
+            },
+        },
     ),
     Rule(
         "images-digest-on-dev",

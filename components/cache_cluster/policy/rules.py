@@ -250,8 +250,17 @@ def _tag(reference: str) -> str | None:
     return last.split(":", 1)[1] if ":" in last else None
 
 
+def _repository(reference: str) -> str:
+    """`name` of `name:tag@sha256:...` (a registry port, `host:5000/name`, stays part of the name)."""
+    name = reference.split("@", 1)[0]
+    head, _, last = name.rpartition("/")
+    return f"{head}/{last.split(':', 1)[0]}" if head else last.split(":", 1)[0]
+
+
 def images_pinned(stack: Stack, settings: Settings) -> Iterator[Finding]:
     dev = _is_dev(stack, settings)
+    # Repositories a team pins in its own registry at deploy time; a tag (not latest) is still required.
+    tag_only = set(settings.get("tag_only_images", []))
     for reference, resource in _known_images(stack):
         digest = "@sha256:" in reference
         tag = _tag(reference)
@@ -259,7 +268,7 @@ def images_pinned(stack: Stack, settings: Settings) -> Iterator[Finding]:
             yield f"image {reference!r} has no tag (it means latest)", resource.urn
         elif tag == "latest" and not digest:
             yield f"image {reference!r} uses the moving tag latest", resource.urn
-        elif not digest and not dev:
+        elif not digest and not dev and _repository(reference) not in tag_only:
             yield f"image {reference!r} has no digest in environment {stack.environment!r}", resource.urn
 
 

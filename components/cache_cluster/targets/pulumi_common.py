@@ -7,7 +7,6 @@ checked by the model), or nowhere (generated with pulumi-random). Whichever way,
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Mapping, Sequence
 
 import pulumi
@@ -17,6 +16,7 @@ from pydantic import ValidationError
 from .. import acl
 from ..errors import CacheClusterError, Problem, problems_from_validation
 from ..spec import Auth, ClusterSpec
+from ..spec import spec_json as spec_json  # the hook's spec, importable from here as before
 
 GENERATED_PASSWORD_LENGTH = 32
 
@@ -37,11 +37,6 @@ def checked_password(value: str, field: str = "password") -> str:
         problems = [Problem(field, problem.message) for problem in problems_from_validation(error)]
         raise DeployInputError(f"{field} is not acceptable", problems) from None
     return value
-
-
-def spec_json(spec: ClusterSpec) -> str:
-    """The spec for the hook, without the password (it goes in the environment, as a secret)."""
-    return json.dumps(spec.model_dump(mode="json", exclude={"auth": {"password"}}), sort_keys=True)
 
 
 def generated_password(resource_name: str, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:

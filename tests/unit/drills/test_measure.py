@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import redis
 from redis.crc import key_slot
 
 from cache_cluster.drills.catalog import IsolatedWrite
 from cache_cluster.drills.measure import recovery, stall, summarize
-from cache_cluster.drills.writer import Write, shard_tag
+from cache_cluster.drills.writer import Write, is_role_change, shard_tag
 
 
 def w(shard: int, started: float, outcome: str = "confirmed", took: float = 0.002, detail: str = "") -> Write:
@@ -42,6 +43,38 @@ def test_summarize_keeps_the_hurt_shard_apart() -> None:
     assert summary.failed_on_healthy == 1
     assert summary.recover_s == pytest.approx(1.002)
     assert summary.errors == {"ConnectionError": 1, "TimeoutError": 1}
+
+
+def test_summarize_counts_retries_apart_from_failures_and_keeps_error_messages() -> None:
+    unblocked = "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"
+    writes = [
+        Write(0, 0.0, 0.01, "confirmed", "k:0"),
+        Write(0, 1.0, 1.2, "confirmed", "k:1", message=unblocked, retries=1),
+        Write(1, 1.0, 1.3, "failed", "k:2", "ResponseError", "WAIT cannot be used with replica instances", 1),
+        Write(1, 2.0, 2.3, "failed", "k:3", "ClusterDownError", "The cluster is down"),
+    ]
+    summary = summarize(writes, fault_at=0.5)
+    assert (summary.writes, summary.confirmed, summary.failed, summary.failed_on_healthy) == (4, 2, 2, 2)
+    assert summary.retries == 2
+    assert summary.retried_on == {unblocked: 1, "WAIT cannot be used with replica instances": 1}
+    assert summary.errors == {
+        "ResponseError: WAIT cannot be used with replica instances": 1,
+        "ClusterDownError: The cluster is down": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("error", "retry"),
+    [
+        (redis.ResponseError("UNBLOCKED force unblock from blocking operation, instance state changed"), True),
+        (redis.ResponseError("WAIT cannot be used with replica instances. Please also note ..."), True),
+        (redis.ResponseError("ERR unknown command 'WAIT'"), False),
+        (redis.exceptions.ReadOnlyError("You can't write against a read only replica."), False),
+        (redis.exceptions.ClusterDownError("The cluster is down"), False),
+    ],
+)
+def test_only_a_role_change_reply_is_retried(error: redis.ResponseError, retry: bool) -> None:
+    assert is_role_change(error) is retry
 
 
 def test_isolated_write_lines() -> None:

@@ -21,7 +21,6 @@ import pytest
 import yaml
 
 from cache_cluster.monitoring import render_prometheus_rule, render_rules, render_service_monitor
-from cache_cluster.monitoring.targets import ScrapeTarget
 from cache_cluster.spec import ClusterSpec
 from tests.conftest import require
 
@@ -122,13 +121,9 @@ SPEC = ClusterSpec.model_validate(
 EXPORTER_SERVICE = {"app.kubernetes.io/name": "cache-cluster", "app.kubernetes.io/component": "exporter"}
 
 
-def in_cluster(target: ScrapeTarget) -> str:
-    return f"{target.service}.cache-cluster.cache.svc.cluster.local"
-
-
 def service_monitor() -> dict[str, Any]:
     return render_service_monitor(
-        SPEC, exporter_service_labels=EXPORTER_SERVICE, host_of=in_cluster, labels={"release": "prometheus"}
+        SPEC, exporter_service_labels=EXPORTER_SERVICE, labels={"release": "prometheus"}
     )
 
 
@@ -172,7 +167,7 @@ def test_service_monitor_scrapes_every_instance_through_the_exporter() -> None:
     assert endpoints[0] == {
         "port": "metrics",
         "path": "/scrape",
-        "params": {"target": ["redis://redis-node-1.cache-cluster.cache.svc.cluster.local:7001"]},
+        "params": {"target": ["redis://redis-node-1.redis-node-headless.cache.svc.cluster.local:7001"]},
         "interval": "15s",
         "scrapeTimeout": "10s",
         "relabelings": [
@@ -182,12 +177,13 @@ def test_service_monitor_scrapes_every_instance_through_the_exporter() -> None:
             {"action": "replace", "targetLabel": "cache_cluster", "replacement": "cache-cluster"},
         ],
     }
+    # The names the pods and Services have on Kubernetes (addresses.py); every sentinel listens on one port.
     assert [endpoint["params"]["target"][0] for endpoint in endpoints[6:11]] == [
-        "redis://redis-fallback.cache-cluster.cache.svc.cluster.local:6380",
-        "redis://redis-fallback-replica.cache-cluster.cache.svc.cluster.local:6381",
-        "redis://redis-sentinel-1.cache-cluster.cache.svc.cluster.local:26379",
-        "redis://redis-sentinel-2.cache-cluster.cache.svc.cluster.local:26380",
-        "redis://redis-sentinel-3.cache-cluster.cache.svc.cluster.local:26381",
+        "redis://redis-fallback.cache.svc.cluster.local:6380",
+        "redis://redis-fallback-replica.cache.svc.cluster.local:6381",
+        "redis://redis-sentinel-1.redis-sentinel-headless.cache.svc.cluster.local:26379",
+        "redis://redis-sentinel-2.redis-sentinel-headless.cache.svc.cluster.local:26379",
+        "redis://redis-sentinel-3.redis-sentinel-headless.cache.svc.cluster.local:26379",
     ]
     assert endpoints[-1] == {
         "port": "metrics",
