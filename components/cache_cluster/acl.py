@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from .environment import ADMIN_PASSWORD_ENV, PASSWORD_ENV, secret_file_name
+from .environment import ADMIN_PASSWORD_ENV, PASSWORD_ENV, TLS_ENV, secret_file_name
 
 if TYPE_CHECKING:  # the CLI imports the user names at start-up, without pydantic
     from .spec import ClusterSpec
@@ -95,6 +95,8 @@ def secret_env(kind: SecretKind, spec: ClusterSpec) -> str:
         return "REDIS_EXPORTER_PASSWORD_MAP"
     if kind in (EXPORTER_USER, REPLICATION_USER, SENTINEL_USER):
         return f"REDIS_{kind.upper()}_PASSWORD"
+    if kind in TLS_ENV:  # a TLS file (tls.py): not a password, but mounted the same way
+        return TLS_ENV[kind]
     raise ValueError(f"unknown secret kind {kind!r}")
 
 

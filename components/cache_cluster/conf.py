@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from . import acl, addresses
+from . import acl, addresses, tls
 from .acl import SecretKind
 from .spec import ClusterSpec
 
@@ -24,14 +24,14 @@ def _lines(directives: Iterable[str]) -> str:
     return HEADER + "\n".join(directives) + "\n"
 
 
-def _common_server_directives(spec: ClusterSpec, port: int, *, replicas: int) -> list[str]:
+def _common_server_directives(spec: ClusterSpec, port: int, *, replicas: int, cluster_bus: bool) -> list[str]:
     """`replicas`: how many replicas this server has when it is a master (0: none)."""
     persistence, memory = spec.persistence, spec.memory
     # A master delays a diskless full sync (5 s by default) to serve several replicas with one transfer; with
     # its known replica count it starts as soon as they are all there, so a restarted replica is linked sooner.
     sync = [f"repl-diskless-sync-max-replicas {replicas}"] if replicas else []
     return [
-        f"port {port}",
+        *tls.listen_directives(spec, port, cluster_bus=cluster_bus),
         # Inside a container or pod the server must listen on its network address; the host side is
         # restricted by publishing on 127.0.0.1 only, and every connection needs the password.
         "bind * -::*",
@@ -61,7 +61,7 @@ def render_node_conf(
     announce = [f"cluster-announce-hostname {hostname}"] if hostname is not None else []
     return _lines(
         [
-            *_common_server_directives(spec, port, replicas=topology.replicas_per_master),
+            *_common_server_directives(spec, port, replicas=topology.replicas_per_master, cluster_bus=True),
             "cluster-enabled yes",
             "cluster-config-file nodes.conf",
             f"cluster-node-timeout {topology.node_timeout_ms}",
@@ -86,7 +86,10 @@ def render_fallback_conf(
 ) -> str:
     """redis.conf of the fallback single Redis: the primary, or a replica of it."""
     # After a sentinel failover either server may be the primary of the other.
-    directives = [*_common_server_directives(spec, port, replicas=1), f"replica-announce-ip {hostname}"]
+    directives = [
+        *_common_server_directives(spec, port, replicas=1, cluster_bus=False),
+        f"replica-announce-ip {hostname}",
+    ]
     if replica_of is not None:
         directives += [f"replicaof {replica_of[0]} {replica_of[1]}", "replica-read-only yes"]
     directives.append(f"include {auth_include}")
@@ -104,7 +107,7 @@ def render_sentinel_conf(spec: ClusterSpec, *, hostname: str | None, port: int) 
     announce = [f"sentinel announce-ip {hostname}"] if hostname is not None else []
     return _lines(
         [
-            f"port {port}",
+            *tls.listen_directives(spec, port, cluster_bus=False),
             "bind * -::*",
             "protected-mode no",
             "dir /tmp",
@@ -166,9 +169,10 @@ def _auth_writer(spec: ClusterSpec, role: acl.ServerRole, *, announce_env: str |
     return lines
 
 
-def cli_as(user: str) -> str:
-    """redis-cli signed in as `user`, its password read from stdin (`--askpass`): in no argv, no environment."""
-    return f"redis-cli --no-auth-warning --user {user} --askpass"
+def cli_as(user: str, spec: ClusterSpec) -> str:
+    """redis-cli signed in as `user`, its password read from stdin (`--askpass`): in no argv, no environment.
+    With TLS, over TLS with the server's own certificate (in a server's container)."""
+    return f"redis-cli --no-auth-warning --user {user} --askpass{tls.redis_cli_options(spec)}"
 
 
 # After a full restart every node may come back on a new IP while nodes.conf still holds the old ones, and no
@@ -224,7 +228,7 @@ def render_node_entrypoint(spec: ClusterSpec, *, port: int, announce_env: str | 
             f"RUNTIME_DIR={RUNTIME_DIR}",
             *_auth_writer(spec, "cluster-node", announce_env=announce_env),
             # The rejoin loop signs in as the admin user, its password on redis-cli's stdin.
-            f'cli() {{ {cli_as(acl.ADMIN_USER)} "$@" < {acl.secret_path(acl.ADMIN_USER, spec)}; }}',
+            f'cli() {{ {cli_as(acl.ADMIN_USER, spec)} "$@" < {acl.secret_path(acl.ADMIN_USER, spec)}; }}',
             _REJOIN.replace("__ROUNDS__", str(REJOIN_ROUNDS))
             .replace("__PING_ROUNDS__", str(REJOIN_PING_SECONDS))
             .strip("\n"),

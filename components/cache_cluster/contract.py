@@ -2,7 +2,9 @@
 
 The brief's names stay (`REDIS_CLUSTER_ENABLED`, `REDIS_CLUSTER_NODES`, `REDIS_PASSWORD`); the fallback chain's
 settings and `REDIS_USERNAME` (the application's ACL user, whose password REDIS_PASSWORD is) are added beside
-them. Stack outputs and the rendered `.env` both come from `env_contract`.
+them. With tls.enabled, `REDIS_TLS=true` and the paths of the CA and the client certificate and key
+(`REDIS_TLS_CA_FILE`, `REDIS_TLS_CERT_FILE`, `REDIS_TLS_KEY_FILE`). Stack outputs and the rendered `.env` both
+come from `env_contract`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from . import addresses
+from . import addresses, tls
 from .acl import APP_USER
 from .spec import ClusterSpec
 
@@ -69,4 +71,13 @@ def env_contract(spec: ClusterSpec) -> EnvContract:
             "CACHE_MEMORY_TTL_SECONDS": str(tier.ttl_seconds),
         }
     public["REDIS_USERNAME"] = APP_USER
+    files = tls.client_files(spec)
+    if files is not None:
+        # Only with TLS on (a spec without TLS keeps its contract as it was): the client's files as Compose and
+        # Kubernetes mount the deployment's secrets of the same names (redis-tls-ca, ...).
+        public["REDIS_TLS"] = "true"
+        public["REDIS_TLS_CA_FILE"] = files.ca
+        if files.cert is not None and files.key is not None:
+            public["REDIS_TLS_CERT_FILE"] = files.cert
+            public["REDIS_TLS_KEY_FILE"] = files.key
     return EnvContract(public=public, secret={"REDIS_PASSWORD": "password"})

@@ -12,14 +12,14 @@ from typing import Literal
 
 import yaml
 
-from . import acl, addresses, conf
+from . import acl, addresses, conf, tls
 from .acl import SecretKind
 from .contract import EnvContract, env_contract
 from .monitoring.files import prometheus_config_text, rules_text
 from .monitoring.prometheus_config import CONFIG_FILE, RULES_FILE
 from .monitoring.targets import scrape_targets
 from .placement import SlotRange, assign_replicas, even_slot_ranges
-from .spec import BUS_PORT_OFFSET, WILDCARD_ADDRESSES, ClusterSpec
+from .spec import BUS_PORT_OFFSET, WILDCARD_ADDRESSES, ClusterSpec, hook_data
 
 Role = Literal["cluster-node", "fallback-primary", "fallback-replica", "sentinel", "exporter", "prometheus", "init"]
 # Which image a service runs; each is overridable on its own (Compose: CACHE_CLUSTER_<KIND>_IMAGE).
@@ -229,7 +229,7 @@ def _ping_check(spec: ClusterSpec, port: int) -> HealthCheck:
     # redis-cli exits 0 even on NOAUTH, so the check compares the reply. It signs in as the exporter user (PING
     # and INFO only), the password on stdin from the secret file: nothing in the check's text or environment.
     password_file = acl.secret_path(acl.EXPORTER_USER, spec)
-    cli = conf.cli_as(acl.EXPORTER_USER)
+    cli = conf.cli_as(acl.EXPORTER_USER, spec)
     return HealthCheck(test=("CMD-SHELL", f'[ "$({cli} -p {port} ping < {password_file})" = PONG ]'))
 
 
@@ -259,7 +259,7 @@ def _redis_service(
         entrypoint=("sh", ENTRYPOINT_PATH),
         command=(),
         env={},
-        secret_files=_secret_files(spec, acl.server_secret_kinds(spec, server_role)),
+        secret_files=_secret_files(spec, (*acl.server_secret_kinds(spec, server_role), *tls.server_kinds(spec))),
         ports=_published(spec, port),
         volumes=(VolumeMount(f"{name}-data", conf.DATA_DIR),),
         files={f"{conf.CONFIG_DIR}/redis.conf": config, ENTRYPOINT_PATH: entrypoint_script},
@@ -341,7 +341,7 @@ def _sentinel_services(spec: ClusterSpec, depends_on: tuple[Dependency, ...]) ->
                 entrypoint=("sh", ENTRYPOINT_PATH),
                 command=(),
                 env={},
-                secret_files=_secret_files(spec, acl.server_secret_kinds(spec, "sentinel")),
+                secret_files=_secret_files(spec, (*acl.server_secret_kinds(spec, "sentinel"), *tls.server_kinds(spec))),
                 ports=_published(spec, port),
                 volumes=(),
                 files={
@@ -375,7 +375,7 @@ def _exporter_service(spec: ClusterSpec, depends_on: tuple[Dependency, ...]) -> 
         # Upstream's image is FROM scratch with /redis_exporter as its entrypoint; the offline image matches it.
         entrypoint=("/redis_exporter",),
         command=(
-            f"--redis.addr=redis://{first_node}",
+            f"--redis.addr={tls.scheme(spec)}://{first_node}",
             f"--web.listen-address=:{exporter.port}",
             "--include-system-metrics=false",
             # Signs in as the exporter user everywhere, with the password its map file gives for each target
@@ -383,9 +383,10 @@ def _exporter_service(spec: ClusterSpec, depends_on: tuple[Dependency, ...]) -> 
             f"--redis.user={acl.EXPORTER_USER}",
             f"--redis.password-file={acl.secret_path(acl.EXPORTER_MAP, spec)}",
             "--config-command=-",
+            *_exporter_tls_options(spec),
         ),
         env={},
-        secret_files=_secret_files(spec, (acl.EXPORTER_MAP,)),
+        secret_files=_secret_files(spec, (acl.EXPORTER_MAP, *tls.client_kinds(spec))),
         ports=_published(spec, exporter.port),
         volumes=(),
         files={},
@@ -395,6 +396,27 @@ def _exporter_service(spec: ClusterSpec, depends_on: tuple[Dependency, ...]) -> 
         memory_mb=128,
         aliases=(exporter.name,),
     )
+
+
+def _exporter_tls_options(spec: ClusterSpec) -> tuple[str, ...]:
+    """redis_exporter's TLS flags: trust the deployment's CA, and present the client certificate if there is one."""
+    files = tls.client_files(spec)
+    if files is None:
+        return ()
+    options = [f"--tls-ca-cert-file={files.ca}"]
+    if files.cert is not None and files.key is not None:
+        options += [f"--tls-client-cert-file={files.cert}", f"--tls-client-key-file={files.key}"]
+    return tuple(options)
+
+
+def hook_tls_options(files: tls.ClientFiles | None) -> tuple[str, ...]:
+    """`cache-cluster init|validate|status`'s TLS options for these files (none without TLS)."""
+    if files is None:
+        return ()
+    options = ["--tls-ca-cert", files.ca]
+    if files.cert is not None and files.key is not None:
+        options += ["--tls-cert", files.cert, "--tls-key", files.key]
+    return tuple(options)
 
 
 def _prometheus_service(spec: ClusterSpec) -> ServicePlan:
@@ -439,8 +461,7 @@ HOOK_TIMEOUT_S = 120
 
 def hook_spec_text(spec: ClusterSpec) -> str:
     """The spec as the hook reads it from a file: every field but the password, which only a secret file holds."""
-    data = spec.model_dump(mode="json", exclude={"auth": {"password"}})
-    return yaml.safe_dump(data, sort_keys=True, default_flow_style=False)
+    return yaml.safe_dump(hook_data(spec), sort_keys=True, default_flow_style=False)
 
 
 def plan_init(spec: ClusterSpec, services: tuple[ServicePlan, ...]) -> InitPlan:
@@ -462,9 +483,10 @@ def plan_init(spec: ClusterSpec, services: tuple[ServicePlan, ...]) -> InitPlan:
             admin_password,
             "--timeout",
             str(HOOK_TIMEOUT_S),
+            *hook_tls_options(tls.client_files(spec)),
         ),
         env={},
-        secret_files={admin_password: acl.ADMIN_USER},
+        secret_files={admin_password: acl.ADMIN_USER, **_secret_files(spec, tls.client_kinds(spec))},
         ports=(),
         volumes=(),
         files={HOOK_SPEC_PATH: hook_spec_text(spec)},

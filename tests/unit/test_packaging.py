@@ -23,10 +23,11 @@ def names(requirements: list[str]) -> set[str]:
 
 
 def test_one_extra_per_target_and_one_for_all() -> None:
-    assert names(EXTRAS["docker"]) == {"pulumi", "pulumi-docker", "pulumi-random", "pulumi-command"}
-    assert names(EXTRAS["kubernetes"]) == {"pulumi", "pulumi-kubernetes", "pulumi-random"}
+    assert names(EXTRAS["docker"]) == {"pulumi", "pulumi-docker", "pulumi-random", "pulumi-command", "pulumi-tls"}
+    assert names(EXTRAS["kubernetes"]) == {"pulumi", "pulumi-kubernetes", "pulumi-random", "pulumi-tls"}
     assert names(EXTRAS["policy"]) == {"pulumi", "pulumi-policy"}
-    assert EXTRAS["pulumi"] == ["cache-cluster[docker,kubernetes,policy]"]
+    assert names(EXTRAS["certs"]) == {"cryptography"}
+    assert EXTRAS["pulumi"] == ["cache-cluster[docker,kubernetes,policy,certs]"]
 
 
 def test_the_docker_extra_floor_has_upload_permissions() -> None:

@@ -213,7 +213,12 @@ CASES = [
     Case("tiers-unknown", {"fallback": {"tiers": ["cluster", "disk", "database"]}}, "fallback.tiers.1", "'memory'"),
     Case("tiers-empty", {"fallback": {"tiers": []}}, "fallback.tiers", "start with 'cluster'"),
     # the rest of the model
-    Case("tls-enabled", {"tls": {"enabled": True}}, "tls.enabled", "no rendering"),
+    Case("tls-setting-without-tls", {"tls": {"client_certificates": "none"}}, "tls.enabled", "would do nothing"),
+    Case("tls-bad-auth-mode", {"tls": {"enabled": True, "client_certificates": "yes"}}, "tls.client_certificates"),
+    Case("tls-bad-dns-name", {"tls": {"enabled": True, "extra_dns_names": ["a b"]}}, "tls.extra_dns_names",
+         "not a DNS name"),
+    Case("tls-cert-secret-on-docker", {"tls": {"enabled": True, "cert_secret": "redis-tls"}}, "tls.cert_secret",
+         "Kubernetes Secret"),
     Case("environment-uppercase", {"environment": "Prod"}, "environment", "DNS label"),
     Case("name-uppercase", {"name": "Cache"}, "name", "DNS label"),
     Case("unknown-target", {"target": "nomad"}, "target", "'kubernetes'"),

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .. import addresses
+from .. import addresses, tls
 from ..spec import ClusterSpec
 
 CacheRole = Literal["cluster-node", "fallback-primary", "fallback-replica", "sentinel"]
@@ -39,10 +39,12 @@ class ScrapeTarget:
     # What the exporter dials (addresses.py): the service name on Docker, the pod's or Service's DNS name on
     # Kubernetes, where every node also listens on the one base port.
     host: str
+    # `rediss` when the servers speak TLS only (spec.tls): the exporter then dials with its TLS flags.
+    scheme: str = "redis"
 
     def url(self, host: str | None = None) -> str:
         """`redis://host:port`, the exporter's `target` parameter; the host defaults to the target's own."""
-        return f"redis://{host or self.host}:{self.port}"
+        return f"{self.scheme}://{host or self.host}:{self.port}"
 
     def labels(self, spec: ClusterSpec) -> dict[str, str]:
         return {"instance": self.service, ROLE_LABEL: self.cache_role, CLUSTER_LABEL: spec.name}
@@ -50,18 +52,19 @@ class ScrapeTarget:
 
 def scrape_targets(spec: ClusterSpec) -> tuple[ScrapeTarget, ...]:
     """Every cluster node, both fallback servers and the sentinels, in that order, at their target's addresses."""
-    targets = [_target(address, "cluster-node") for address in addresses.cluster_nodes(spec)]
+    scheme = tls.scheme(spec)
+
+    def target(address: addresses.Address, cache_role: CacheRole) -> ScrapeTarget:
+        return ScrapeTarget(address.name, address.port, cache_role, address.host, scheme)
+
+    targets = [target(address, "cluster-node") for address in addresses.cluster_nodes(spec)]
     if spec.fallback.enabled:
         targets += [
-            _target(addresses.fallback_primary(spec), "fallback-primary"),
-            _target(addresses.fallback_replica(spec), "fallback-replica"),
+            target(addresses.fallback_primary(spec), "fallback-primary"),
+            target(addresses.fallback_replica(spec), "fallback-replica"),
         ]
-        targets += [_target(address, "sentinel") for address in addresses.sentinels(spec)]
+        targets += [target(address, "sentinel") for address in addresses.sentinels(spec)]
     return tuple(targets)
-
-
-def _target(address: addresses.Address, cache_role: CacheRole) -> ScrapeTarget:
-    return ScrapeTarget(address.name, address.port, cache_role, address.host)
 
 
 def redis_job(spec: ClusterSpec) -> str:
