@@ -28,7 +28,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from cache_cluster import acl, conf
+from cache_cluster import acl, conf, tls
+from cache_cluster.hook.connect import tls_arguments
 from cache_cluster.hook.endpoints import AddressMap, Targets, targets_from_spec
 from cache_cluster.plan import plan
 from cache_cluster.spec import BUS_PORT_OFFSET, ClusterSpec
@@ -148,11 +149,22 @@ atexit.register(_stop_all_live)
 
 
 def wait_redis(
-    server: Server, password: str | None, *, username: str | None = None, timeout: float = START_TIMEOUT
+    server: Server,
+    password: str | None,
+    *,
+    username: str | None = None,
+    timeout: float = START_TIMEOUT,
+    tls_files: tls.ClientFiles | None = None,
 ) -> None:
     deadline = time.monotonic() + timeout
     client = redis.Redis(
-        port=server.port, username=username, password=password, socket_timeout=1, socket_connect_timeout=1
+        host="127.0.0.1",
+        port=server.port,
+        username=username,
+        password=password,
+        socket_timeout=1,
+        socket_connect_timeout=1,
+        **tls_arguments(tls_files),
     )
     try:
         while True:
@@ -246,8 +258,19 @@ class Deployment:
     the shell references); `password` is the admin user's (the hook's), `passwords` every kind's."""
 
     def __init__(
-        self, root: Path, spec: ClusterSpec, passwords: dict[str, str], *, with_tier: bool = True
+        self,
+        root: Path,
+        spec: ClusterSpec,
+        passwords: dict[str, str],
+        *,
+        with_tier: bool = True,
+        tls_dir: Path | None = None,
     ) -> None:
+        """`tls_dir`: with spec.tls.enabled, a directory holding the TLS files under their /run/secrets names
+        (redis-tls-ca, ...); the rendered configs' /run/secrets paths point there."""
+        if spec.tls.enabled and tls_dir is None:
+            raise ValueError("spec.tls.enabled needs tls_dir")
+        self.tls_dir = tls_dir
         self.root = root
         self.spec = spec
         self.passwords = passwords
@@ -264,6 +287,24 @@ class Deployment:
             self._add_tier()
 
     # -- building
+    def _host_paths(self, text: str) -> str:
+        """The TLS file paths of a rendered config, as they are on this host."""
+        if self.tls_dir is None:
+            return text
+        return text.replace(f"{acl.SECRETS_DIR}/redis-tls-", f"{self.tls_dir}/redis-tls-")
+
+    @property
+    def tls_files(self) -> tls.ClientFiles | None:
+        """The client's files (CA, client certificate and key) on this host; None without TLS."""
+        files = tls.client_files(self.spec)
+        if files is None or self.tls_dir is None:
+            return None
+        return tls.ClientFiles(
+            ca=self._host_paths(files.ca),
+            cert=None if files.cert is None else self._host_paths(files.cert),
+            key=None if files.key is None else self._host_paths(files.key),
+        )
+
     def _auth_include(self, role: acl.ServerRole) -> Path:
         path = self.root / f"auth-{role}.conf"
         path.write_text("\n".join(acl.auth_directives(self.spec, role, self.passwords.__getitem__)) + "\n")
@@ -275,7 +316,7 @@ class Deployment:
         workdir.mkdir(parents=True, exist_ok=True)
         config = workdir / "redis.conf"
         rendered = conf.render_node_conf(self.spec, hostname=name, port=port, auth_include=str(self.auth_include))
-        config.write_text(host_copy(rendered, workdir / "data"))
+        config.write_text(self._host_paths(host_copy(rendered, workdir / "data")))
         (workdir / "data").mkdir(exist_ok=True)
         argv = ["redis-server", str(config), "--bind", "127.0.0.1", "--dir", str(workdir / "data"),
                 "--daemonize", "no"]
@@ -293,7 +334,7 @@ class Deployment:
             rendered = conf.render_fallback_conf(
                 spec, hostname=name, port=port, replica_of=replica_of, auth_include=str(self.fallback_auth_include)
             )
-            config.write_text(host_copy(rendered, workdir / "data"))
+            config.write_text(self._host_paths(host_copy(rendered, workdir / "data")))
             argv = ["redis-server", str(config), "--bind", "127.0.0.1", "--dir", str(workdir / "data"),
                     "--daemonize", "no", "--replica-announce-ip", "127.0.0.1"]
             if replica_of is not None:
@@ -319,7 +360,7 @@ class Deployment:
             # What the sentinel entrypoint appends at container start (conf._auth_writer).
             lines += acl.auth_directives(spec, "sentinel", self.passwords.__getitem__)
             config = workdir / "sentinel.conf"
-            config.write_text("\n".join(lines) + "\n")
+            config.write_text(self._host_paths("\n".join(lines) + "\n"))
             config.chmod(0o600)
             argv = ["redis-sentinel", str(config), "--bind", "127.0.0.1", "--dir", str(workdir)]
             self.tier[name] = Server(name, port, argv, workdir)
@@ -330,17 +371,21 @@ class Deployment:
             # The plan's command, with the addresses this exporter (on the host) reaches; the map file keys
             # every target it may be asked to scrape, as the container's does.
             password_map = workdir / "password-map.json"
-            addresses = [f"redis://127.0.0.1:{port}" for port in range(20000, 53100)]  # free_block's range
+            scheme = tls.scheme(spec)
+            addresses = [f"{scheme}://127.0.0.1:{port}" for port in range(20000, 53100)]  # free_block's range
             password_map.write_text(acl.exporter_password_map(addresses, self.passwords[acl.EXPORTER_USER]))
             password_map.chmod(0o600)
+            planned = self.deployment.service(exporter.name).command
             argv = [
                 "prometheus-redis-exporter",
                 f"--web.listen-address=127.0.0.1:{exporter.port}",
-                f"--redis.addr=redis://127.0.0.1:{fallback.primary_port}",
+                f"--redis.addr={scheme}://127.0.0.1:{fallback.primary_port}",
                 "--include-system-metrics=false",
                 f"--redis.user={acl.EXPORTER_USER}",
                 f"--redis.password-file={password_map}",
                 "--config-command=-",
+                # The plan's TLS flags (none without TLS), with this host's paths.
+                *(self._host_paths(option) for option in planned if option.startswith("--tls-")),
             ]
             self.tier[exporter.name] = Server(exporter.name, exporter.port, argv, workdir)
 
@@ -357,7 +402,7 @@ class Deployment:
         if server.name == self.spec.exporter.name:
             wait_http(server)
         else:
-            wait_redis(server, self.password, username=acl.ADMIN_USER)
+            wait_redis(server, self.password, username=acl.ADMIN_USER, tls_files=self.tls_files)
 
     def stop(self) -> None:
         for server in [*self.nodes.values(), *self.tier.values()]:
@@ -382,12 +427,16 @@ class Deployment:
     def exporter_targets(self) -> tuple[str, ...]:
         """The plan's targets, as this exporter process (on the host) can reach them."""
         return tuple(
-            "redis://127.0.0.1:" + target.rsplit(":", 1)[1] for target in self.deployment.exporter_targets
+            f"{tls.scheme(self.spec)}://127.0.0.1:" + target.rsplit(":", 1)[1]
+            for target in self.deployment.exporter_targets
         )
 
     def targets(self) -> Targets:
         return targets_from_spec(
-            self.spec, address_map=AddressMap(self.address_map), exporter_targets=self.exporter_targets
+            self.spec,
+            address_map=AddressMap(self.address_map),
+            exporter_targets=self.exporter_targets,
+            tls=self.tls_files,
         )
 
     def node_port(self, name: str) -> int:
@@ -401,6 +450,7 @@ class Deployment:
             password=self.password,
             decode_responses=True,
             socket_timeout=5,
+            **tls_arguments(self.tls_files),
         )
 
     def client_as(self, name: str, username: str, password: str) -> redis.Redis:
@@ -413,6 +463,7 @@ class Deployment:
             decode_responses=True,
             socket_timeout=5,
             retry=Retry(NoBackoff(), 0),
+            **tls_arguments(self.tls_files),
         )
 
     def address_map_arg(self) -> str:
@@ -421,9 +472,9 @@ class Deployment:
 
 @contextlib.contextmanager
 def running(
-    root: Path, spec: ClusterSpec, passwords: dict[str, str], *, with_tier: bool = True
+    root: Path, spec: ClusterSpec, passwords: dict[str, str], *, with_tier: bool = True, tls_dir: Path | None = None
 ) -> Iterator[Deployment]:
-    deployment = Deployment(root, spec, passwords, with_tier=with_tier)
+    deployment = Deployment(root, spec, passwords, with_tier=with_tier, tls_dir=tls_dir)
     try:
         yield deployment.start()
     finally:

@@ -174,3 +174,35 @@ def test_the_env_contract_tells_applications_to_use_tls_and_where_the_files_are(
     assert public["REDIS_TLS_KEY_FILE"] == "/run/secrets/redis-tls-client-key"
     without = env_contract(spec_of()).public
     assert not [name for name in without if name.startswith("REDIS_TLS")]
+
+
+def test_generated_certificates_chain_to_the_ca_with_the_names_and_usages_written_out() -> None:
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from cache_cluster import certs
+
+    ca = certs.new_ca(TLS_SPEC)
+    server = certs.server_certificate(ca, TLS_SPEC)
+    client = certs.client_certificate(ca, TLS_SPEC)
+    ca_cert = x509.load_pem_x509_certificate(ca.cert_pem.encode())
+    server_cert = x509.load_pem_x509_certificate(server.cert_pem.encode())
+    client_cert = x509.load_pem_x509_certificate(client.cert_pem.encode())
+    server_cert.verify_directly_issued_by(ca_cert)
+    client_cert.verify_directly_issued_by(ca_cert)
+    assert ca_cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is True
+    assert certs.covered_names(server.cert_pem) == {
+        "redis-node-1", "redis-node-2", "redis-node-3", "redis-node-4", "redis-node-5", "redis-node-6",
+        "redis-fallback", "redis-fallback-replica", "redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3",
+        "localhost", "127.0.0.1", "::1",
+    }
+    assert list(server_cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH
+    ]
+    assert list(client_cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.CLIENT_AUTH
+    ]
+    assert certs.server_certificate_is_current(server.cert_pem, TLS_SPEC)
+    more = spec_of(tls={"enabled": True, "extra_dns_names": ["cache.internal"]})
+    assert not certs.server_certificate_is_current(server.cert_pem, more)
+    assert "PRIVATE KEY" in server.key_pem and "PRIVATE KEY" not in server.cert_pem

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..acl import ADMIN_USER
-from ..environment import ADMIN_PASSWORD_ENV
+from ..environment import ADMIN_PASSWORD_ENV, TLS_STATE_DIR, TLS_STATE_FILES
 from ..errors import CacheClusterError
 from .common import ProjectDir, SpecFile, StackOption, err, out, resolve_spec
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ..hook.endpoints import Targets
     from ..hook.report import Report
     from ..spec import ClusterSpec
+    from ..tls import ClientFiles
 
 
 class Via(str, Enum):
@@ -85,6 +86,26 @@ DomainsOption = Annotated[
         "(the hook Job's ServiceAccount), so replicas go to another node or zone than their master.",
     ),
 ]
+TlsCaCert = Annotated[
+    Path | None,
+    typer.Option(
+        "--tls-ca-cert",
+        help=f"Dial over TLS, trusting this CA (default with tls.enabled in the spec: {TLS_STATE_DIR}/ca.crt).",
+    ),
+]
+TlsCert = Annotated[
+    Path | None,
+    typer.Option(
+        "--tls-cert",
+        help=f"The client certificate to present over TLS (default with tls.enabled: {TLS_STATE_DIR}/client.crt).",
+    ),
+]
+TlsKey = Annotated[
+    Path | None,
+    typer.Option(
+        "--tls-key", help=f"The client certificate's key (default with tls.enabled: {TLS_STATE_DIR}/client.key)."
+    ),
+]
 WaitTimeout = Annotated[float, typer.Option("--timeout", min=0.1, help="Deadline in seconds for the whole run.")]
 StatusTimeout = Annotated[
     float, typer.Option("--timeout", min=0.1, help="Connection timeout in seconds (status never waits).")
@@ -116,6 +137,9 @@ class HookOptions:
     via: ViaOption = Via.direct
     address_map: AddressMapOption = None
     failure_domains: DomainsOption = None
+    tls_ca_cert: TlsCaCert = None
+    tls_cert: TlsCert = None
+    tls_key: TlsKey = None
     timeout: WaitTimeout = 120.0
     as_json: ReportJson = False
     prefer_spec_masters: PreferSpecMasters = False
@@ -137,6 +161,7 @@ class HookOptions:
                 address_map=explicit,
                 failure_domains=self._domains(own),
                 username=self.user or None,
+                tls=self.tls_files(own),
             )
         if self.failure_domains is not None:
             raise CacheClusterError(
@@ -157,7 +182,40 @@ class HookOptions:
             address_map=mapping,
             spec=spec,
             username=self.user or None,
+            tls=self.tls_files(spec),
         )
+
+    def tls_files(self, spec: ClusterSpec | None) -> ClientFiles | None:
+        """The TLS options, else the spec's: with tls.enabled, the files `render tls-certs` keeps here."""
+        from ..tls import ClientFiles
+
+        if self.tls_ca_cert is None and self.tls_cert is None and self.tls_key is None:
+            if spec is None or not spec.tls.enabled:
+                return None
+            directory = Path(TLS_STATE_DIR)
+            with_cert = spec.tls.client_certificates != "none"
+            files = ClientFiles(
+                ca=str(directory / TLS_STATE_FILES["tls-ca"]),
+                cert=str(directory / TLS_STATE_FILES["tls-client-cert"]) if with_cert else None,
+                key=str(directory / TLS_STATE_FILES["tls-client-key"]) if with_cert else None,
+            )
+            fix = "run `cache-cluster render tls-certs SPEC` (make up does), or pass --tls-ca-cert/--tls-cert/--tls-key"
+        else:
+            if self.tls_ca_cert is None or (self.tls_cert is None) != (self.tls_key is None):
+                raise CacheClusterError(
+                    "--tls-cert and --tls-key go together, and with --tls-ca-cert; fix: pass --tls-ca-cert, and "
+                    "both or neither of --tls-cert / --tls-key"
+                )
+            files = ClientFiles(
+                ca=str(self.tls_ca_cert),
+                cert=None if self.tls_cert is None else str(self.tls_cert),
+                key=None if self.tls_key is None else str(self.tls_key),
+            )
+            fix = "check the path"
+        for path in filter(None, (files.ca, files.cert, files.key)):
+            if not Path(path).is_file():
+                raise CacheClusterError(f"the TLS file {path} does not exist; fix: {fix}")
+        return files
 
     def _domains(self, spec: ClusterSpec) -> dict[str, str] | None:
         if self.failure_domains is None:

@@ -6,11 +6,14 @@ import difflib
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..environment import SECRETS_STATE_DIR
+if TYPE_CHECKING:
+    from ..spec import ClusterSpec
+
+from ..environment import SECRETS_STATE_DIR, TLS_STATE_DIR, TLS_STATE_FILES
 from ..errors import CacheClusterError
 from .common import ProjectDir, SpecFile, StackOption, resolve_spec, spec_source, typer_app
 
@@ -175,6 +178,14 @@ def render_secrets_command(
         value = path.read_text(encoding="utf-8").strip()
         passwords[kind] = password_from_env({variable: value}, variable=variable) or ""
         lines.append(_export_from(variable, path))
+    if spec.tls.enabled:
+        # The TLS files Compose copies in like the passwords (PEM text in the variables `secrets:` names).
+        tls_directory = Path(TLS_STATE_DIR)
+        ensure_tls_files(spec, tls_directory)
+        services = [*deployment.services, *([deployment.init.service] if deployment.init is not None else [])]
+        used = dict.fromkeys(kind for service in services for kind in service.secret_files.values())
+        for kind in (kind for kind in TLS_STATE_FILES if kind in used):
+            lines.append(_export_from(acl.secret_env(kind, spec), tls_directory / TLS_STATE_FILES[kind]))
     if spec.exporter.enabled:
         # Derived from the exporter's password: rewritten every time, so it always matches it.
         kind = acl.EXPORTER_MAP
@@ -183,6 +194,76 @@ def render_secrets_command(
         lines.append(_export_from(acl.secret_env(kind, spec), path))
     sys.stdout.write("".join(line + "\n" for line in lines))
     typer.echo(f"secrets: {len(lines)} files in {directory} ({generated} generated; values not printed)", err=True)
+
+
+CA_KEY_FILE = "ca.key"
+
+
+@app.command("tls-certs")
+def render_tls_certs_command(
+    file: SpecFile = None,
+    stack: StackOption = None,
+    project_dir: ProjectDir = Path("."),
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where the CA and certificates are kept (created 0700; files 0600).")
+    ] = Path(TLS_STATE_DIR),
+) -> None:
+    """Make the CA, the server certificate (every server's name, localhost, 127.0.0.1) and the client certificate
+    for a Compose stack with tls.enabled. Files already there are kept; the server certificate is issued again
+    (by the same CA) when the spec names a server it does not cover or it expires within a week.
+
+    Files: ca.crt, ca.key, server.crt, server.key, client.crt, client.key. `make up` runs this for you.
+    """
+    spec = resolve_spec(file, stack, project_dir)
+    if not spec.tls.enabled:
+        raise CacheClusterError(
+            f"{spec_source(file, stack, project_dir)} has tls.enabled: false; fix: set tls.enabled: true first"
+        )
+    made = ensure_tls_files(spec, directory)
+    kept = "all kept" if not made else "made " + ", ".join(made)
+    typer.echo(f"tls: {directory} ({kept}; keys 0600)", err=True)
+
+
+def ensure_tls_files(spec: ClusterSpec, directory: Path) -> list[str]:
+    """Create what is missing (or stale) of the CA and the two certificates; returns the files written."""
+    try:
+        from .. import certs
+    except ImportError:
+        raise CacheClusterError(
+            "making TLS certificates needs the `cryptography` package; fix: pip install 'cache-cluster[certs]'"
+        ) from None
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    files = {kind: directory / name for kind, name in TLS_STATE_FILES.items()}
+    ca_cert, ca_key = files["tls-ca"], directory / CA_KEY_FILE
+    made: list[str] = []
+    if not (ca_cert.exists() and ca_key.exists()):
+        ca = certs.new_ca(spec)
+        _write_private(ca_key, ca.key_pem)
+        _write_private(ca_cert, ca.cert_pem)
+        made += [ca_cert.name, ca_key.name]
+        # A new CA: what the old one signed is no longer trusted.
+        for kind in ("tls-server-cert", "tls-client-cert"):
+            files[kind].unlink(missing_ok=True)
+    ca = certs.Issued(ca_cert.read_text(encoding="utf-8"), ca_key.read_text(encoding="utf-8"))
+    server, client = files["tls-server-cert"], files["tls-client-cert"]
+    if not (
+        server.exists()
+        and files["tls-server-key"].exists()
+        and certs.server_certificate_is_current(server.read_text(encoding="utf-8"), spec)
+    ):
+        issued = certs.server_certificate(ca, spec)
+        _write_private(files["tls-server-key"], issued.key_pem)
+        _write_private(server, issued.cert_pem)
+        made += [server.name, files["tls-server-key"].name]
+    if not (client.exists() and files["tls-client-key"].exists()) or certs.expires_within(
+        client.read_text(encoding="utf-8"), days=7
+    ):
+        issued = certs.client_certificate(ca, spec)
+        _write_private(files["tls-client-key"], issued.key_pem)
+        _write_private(client, issued.cert_pem)
+        made += [client.name, files["tls-client-key"].name]
+    return made
 
 
 def _new_password() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 from contextlib import suppress
 from typing import Any
 
@@ -15,6 +16,7 @@ from redis.retry import Retry
 
 from ..acl import ADMIN_USER
 from ..environment import ADMIN_PASSWORD_ENV
+from ..tls import ClientFiles
 from .endpoints import Endpoint
 
 _NOT_OK_AFTER_AUTH = "Invalid Username or Password"
@@ -35,10 +37,27 @@ def client(endpoint: Endpoint, password: str, *, timeout: float = 2.0) -> redis.
         single_connection_client=True,
         retry=Retry(NoBackoff(), 0),
         protocol=2,
+        **tls_arguments(endpoint.tls),
     )
     for command in _RAW_COMMANDS:
         connection.set_response_callback(command, _identity)
     return connection
+
+
+def tls_arguments(files: ClientFiles | None) -> dict[str, Any]:
+    """redis-py's TLS arguments (Redis and RedisCluster alike): trust the deployment's CA, present the client
+    certificate when there is one, and check the server's name (its certificate names every service, localhost
+    and 127.0.0.1; set explicitly, the default changed between redis-py versions)."""
+    if files is None:
+        return {}
+    return {
+        "ssl": True,
+        "ssl_ca_certs": files.ca,
+        "ssl_certfile": files.cert,
+        "ssl_keyfile": files.key,
+        "ssl_cert_reqs": "required",
+        "ssl_check_hostname": True,
+    }
 
 
 def call(target: Any, *args: str | int | float) -> Any:
@@ -83,10 +102,16 @@ def describe_error(error: BaseException, endpoint: Endpoint, password: str | Non
             f"{where} is not a Redis server: it answered {answer[:60]}; fix: point {endpoint.address} at the "
             "Redis node (another service listens on that port)"
         )
+    elif isinstance(cause, ssl.SSLError) or "SSL" in text or "certificate" in text:
+        reason = (
+            f"TLS with {where} failed: {text}; fix: check the CA and client certificate (--tls-ca-cert, "
+            "--tls-cert, --tls-key; the spec's tls section) and that the server speaks TLS"
+        )
     elif "Connection closed by server" in text:
+        hint = "" if endpoint.tls is not None else ", or a TLS-only server (tls.enabled) dialled without TLS"
         reason = (
             f"{where} closed the connection before answering (a proxy with nothing behind it, a server shutting "
-            "down, or not a Redis server)"
+            f"down, or not a Redis server{hint})"
         )
     elif isinstance(error, BusyLoadingError):
         reason = "loading its dataset"
@@ -101,6 +126,8 @@ def describe_error(error: BaseException, endpoint: Endpoint, password: str | Non
         )
     elif isinstance(error, RedisConnectionError):
         reason = f"cannot connect to {where}: {text}"
+        if "reset by peer" in text and endpoint.tls is None:
+            reason += " (a TLS-only server (tls.enabled) resets a client that does not speak TLS)"
     elif isinstance(error, ResponseError):
         reason = f"error reply: {text}"
     else:

@@ -16,6 +16,7 @@ from ..acl import ADMIN_USER
 from ..errors import CacheClusterError, Problem
 from ..plan import DeploymentPlan, bracketed, plan
 from ..spec import ClusterSpec
+from ..tls import ClientFiles
 
 Kind = Literal["cluster", "fallback-primary", "fallback-replica", "sentinel", "exporter"]
 Via = Literal["direct", "published"]
@@ -52,6 +53,8 @@ class Endpoint:
     failure_domain: str | None = None
     # The ACL user the hook signs in as (acl.py's admin); None: password only, as the `default` user.
     username: str | None = ADMIN_USER
+    # The CA (and client certificate) to dial it over TLS with; None: plain TCP.
+    tls: ClientFiles | None = None
 
     @property
     def address(self) -> str:
@@ -128,6 +131,7 @@ def _endpoint(
     domain: str | None = None,
     *,
     username: str | None = ADMIN_USER,
+    tls: ClientFiles | None = None,
 ) -> Endpoint:
     return Endpoint(
         name=name,
@@ -136,6 +140,7 @@ def _endpoint(
         connect=address_map.resolve(name, port),
         failure_domain=domain,
         username=username,
+        tls=tls,
     )
 
 
@@ -156,13 +161,17 @@ def targets_from_spec(
     exporter_targets: Sequence[str] | None = None,
     failure_domains: Mapping[str, str] | None = None,
     username: str | None = ADMIN_USER,
+    tls: ClientFiles | None = None,
 ) -> Targets:
-    """The deployment the spec describes. `exporter_targets` defaults to the plan's (names inside the network)."""
+    """The deployment the spec describes. `exporter_targets` defaults to the plan's (names inside the network).
+    `tls`: the client's files when the servers speak TLS (the exporter is HTTP either way)."""
     deployment = plan(spec)
     mapping = address_map_for(deployment, via, address_map)
     domains = failure_domains or {}
     nodes = tuple(
-        _endpoint(node.host or node.name, node.port, "cluster", mapping, domains.get(node.name), username=username)
+        _endpoint(
+            node.host or node.name, node.port, "cluster", mapping, domains.get(node.name), username=username, tls=tls
+        )
         for node in deployment.nodes
     )
     fallback, sentinels = spec.fallback, spec.sentinels
@@ -170,10 +179,10 @@ def targets_from_spec(
     sentinel_endpoints: tuple[Endpoint, ...] = ()
     if fallback.enabled:
         first, second = addresses.fallback_primary(spec), addresses.fallback_replica(spec)
-        primary = _endpoint(first.host, first.port, "fallback-primary", mapping, username=username)
-        replica = _endpoint(second.host, second.port, "fallback-replica", mapping, username=username)
+        primary = _endpoint(first.host, first.port, "fallback-primary", mapping, username=username, tls=tls)
+        replica = _endpoint(second.host, second.port, "fallback-replica", mapping, username=username, tls=tls)
         sentinel_endpoints = tuple(
-            _endpoint(address.host, address.port, "sentinel", mapping, username=username)
+            _endpoint(address.host, address.port, "sentinel", mapping, username=username, tls=tls)
             for address in addresses.sentinels(spec)
         )
     exporter = None
@@ -218,6 +227,7 @@ def targets_from_nodes(
     address_map: AddressMap | None = None,
     spec: ClusterSpec | None = None,
     username: str | None = ADMIN_USER,
+    tls: ClientFiles | None = None,
 ) -> Targets:
     """Only these cluster nodes; with a spec, its fallback tier, sentinels and exporter are checked as well."""
     expected = masters * (1 + replicas_per_master)
@@ -238,14 +248,14 @@ def targets_from_nodes(
         raise CacheClusterError("the node list does not match the topology", problems)
     mapping = address_map or AddressMap()
     endpoints = tuple(
-        _endpoint(address.host, address.port, "cluster", mapping, domain, username=username)
+        _endpoint(address.host, address.port, "cluster", mapping, domain, username=username, tls=tls)
         for address, domain in nodes
     )
     if spec is None:
         return Targets(nodes=endpoints, masters=masters, replicas_per_master=replicas_per_master, address_map=mapping)
     # The spec's fallback tier, sentinels and exporter, with the listed nodes and topology instead of its own.
     return replace(
-        targets_from_spec(spec, address_map=mapping, username=username),
+        targets_from_spec(spec, address_map=mapping, username=username, tls=tls),
         nodes=endpoints,
         masters=masters,
         replicas_per_master=replicas_per_master,

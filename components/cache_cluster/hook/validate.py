@@ -21,7 +21,7 @@ from redis.crc import key_slot
 
 from ..contract import env_contract
 from ..spec import SLOT_COUNT, ClusterSpec
-from .connect import call, scrub
+from .connect import call, scrub, tls_arguments
 from .converge import readiness_problems
 from .endpoints import Endpoint, Targets
 from .inspect import NodeEntry, NodeState, uncovered_by
@@ -180,6 +180,7 @@ def _cluster_write_read(targets: Targets, password: str, views: Sequence[NodeSta
         socket_connect_timeout=2.0,
         # Nodes announce hostnames; the map turns them into addresses this process can reach.
         address_remap=targets.address_map.remap,
+        **tls_arguments(first.tls),
     )
     failures = []
     try:
