@@ -16,11 +16,13 @@ import shlex
 import sys
 from pathlib import Path
 
+from cache_cluster import tls
 from cache_cluster.acl import APP_USER
-from cache_cluster.environment import SECRETS_STATE_DIR
+from cache_cluster.environment import SECRETS_STATE_DIR, TLS_STATE_DIR, TLS_STATE_FILES
 from cache_cluster.errors import CacheClusterError
 from cache_cluster.loader import load_spec_file, password_from_env
 from cache_cluster.plan import DeploymentPlan, client_host, plan
+from cache_cluster.spec import ClusterSpec
 from cache_cluster.targets.compose import PASSWORD_FILE
 from cache_cluster.targets.compose_binary import compose_binary
 
@@ -33,6 +35,17 @@ def _vars(deployment: DeploymentPlan) -> str:
         "STACK_COMPOSE": compose_binary() or "",
     }
     return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
+
+
+def _tls_options(spec: ClusterSpec) -> str:
+    """redis-cli's TLS options on this host, with the files `make up` keeps (none without TLS)."""
+    if not spec.tls.enabled:
+        return ""
+    files = {kind: f"{TLS_STATE_DIR}/{name}" for kind, name in TLS_STATE_FILES.items()}
+    options = f" --tls --cacert {files['tls-ca']}"
+    if spec.tls.client_certificates != "none":
+        options += f" --cert {files['tls-client-cert']} --key {files['tls-client-key']}"
+    return options
 
 
 def _connect(deployment: DeploymentPlan, spec_path: str, redis_image: str, dashboard: str) -> str:
@@ -53,18 +66,27 @@ def _connect(deployment: DeploymentPlan, spec_path: str, redis_image: str, dashb
         *(f"  {name.ljust(width)} -> {address}" for name, address in published.items()),
         "",
         "Try it as the application's user (the password is read from its file on stdin, never typed or printed):",
-        f"  redis-cli -h {publish} -p {host_port} --user {APP_USER} --askpass cluster info < {PASSWORD_FILE}",
-        "  # a cluster client inside the network, following MOVED by name:",
-        f"  docker run --rm -i --network {spec.network.name} {redis_image} \\",
-        f"    redis-cli -c -h {first.name} -p {first.port} --user {APP_USER} --askpass set greeting hello"
+        f"  redis-cli -h {publish} -p {host_port} --user {APP_USER} --askpass{_tls_options(spec)} cluster info"
         f" < {PASSWORD_FILE}",
     ]
+    if spec.tls.enabled:
+        lines += [
+            f"  # TLS only (tls.enabled): the CA and the client certificate are in {TLS_STATE_DIR}/ (make up made",
+            "  # them); applications get the same files as the Compose secrets redis-tls-ca, redis-tls-client-*.",
+        ]
+    else:
+        lines += [
+            "  # a cluster client inside the network, following MOVED by name:",
+            f"  docker run --rm -i --network {spec.network.name} {redis_image} \\",
+            f"    redis-cli -c -h {first.name} -p {first.port} --user {APP_USER} --askpass set greeting hello"
+            f" < {PASSWORD_FILE}",
+        ]
     if spec.exporter.enabled:
         exporter = published[f"{spec.exporter.name}:{spec.exporter.port}"]
         lines += [
             "",
             f"Prometheus exporter: http://{exporter}/metrics",
-            f"  one instance:      http://{exporter}/scrape?target=redis://{first.address}",
+            f"  one instance:      http://{exporter}/scrape?target={tls.scheme(spec)}://{first.address}",
         ]
     prometheus = spec.monitoring.prometheus
     if prometheus.enabled:

@@ -147,11 +147,15 @@ def render_secrets_command(
     directory: Annotated[
         Path, typer.Option("--dir", help="Where the secret files are kept (created 0700; files 0600).")
     ] = Path(SECRETS_STATE_DIR),
+    tls_directory: Annotated[
+        Path, typer.Option("--tls-dir", help="With tls.enabled: where the CA and certificates are kept.")
+    ] = Path(TLS_STATE_DIR),
 ) -> None:
     """Write the deployment's secret files (a missing password is generated) and print `export` lines that read
     them, for `eval` before `docker-compose up`. The values are never printed: the lines only name the files.
 
     A password already set in the environment (REDIS_PASSWORD, REDIS_ADMIN_PASSWORD, ...) is used as it is.
+    With tls.enabled, the CA and certificates are made too (as `render tls-certs` does) and exported as well.
     """
     from .. import acl
     from ..loader import password_from_env
@@ -180,7 +184,6 @@ def render_secrets_command(
         lines.append(_export_from(variable, path))
     if spec.tls.enabled:
         # The TLS files Compose copies in like the passwords (PEM text in the variables `secrets:` names).
-        tls_directory = Path(TLS_STATE_DIR)
         ensure_tls_files(spec, tls_directory)
         services = [*deployment.services, *([deployment.init.service] if deployment.init is not None else [])]
         used = dict.fromkeys(kind for service in services for kind in service.secret_files.values())
