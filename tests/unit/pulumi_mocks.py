@@ -27,6 +27,17 @@ COMMAND = "command:local:Command"
 DOCKER_PROVIDER = "pulumi:providers:docker"
 COMPONENT = "cache-cluster:index:DockerCacheCluster"
 GENERATED_PASSWORD = "GeneratedByMocks0123456789abcdef"  # 32 letters and digits, as RandomPassword makes them
+TLS_PRIVATE_KEY = "tls:index/privateKey:PrivateKey"
+TLS_SELF_SIGNED = "tls:index/selfSignedCert:SelfSignedCert"
+TLS_CERT_REQUEST = "tls:index/certRequest:CertRequest"
+TLS_LOCALLY_SIGNED = "tls:index/locallySignedCert:LocallySignedCert"
+# What the mocks answer for pulumi-tls's computed outputs: recognisable text naming the resource.
+TLS_OUTPUTS = {
+    TLS_PRIVATE_KEY: ("private_key_pem", "MOCK PRIVATE KEY of {name}"),
+    TLS_SELF_SIGNED: ("cert_pem", "MOCK CERTIFICATE of {name}"),
+    TLS_CERT_REQUEST: ("cert_request_pem", "MOCK REQUEST of {name}"),
+    TLS_LOCALLY_SIGNED: ("cert_pem", "MOCK CERTIFICATE of {name}"),
+}
 
 
 @dataclass
@@ -71,6 +82,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["image_id"] = "sha256:" + hashlib.sha256(inputs["name"].encode()).hexdigest()
         if args.typ == RANDOM_PASSWORD:
             outputs["result"] = GENERATED_PASSWORD
+        if args.typ in TLS_OUTPUTS:
+            output, text = TLS_OUTPUTS[args.typ]
+            outputs[output] = text.format(name=args.name)
         self.resources.append(Registered(args.typ, args.name, inputs, secret, outputs))
         return f"{args.name}-id", outputs
 

@@ -206,3 +206,34 @@ def test_generated_certificates_chain_to_the_ca_with_the_names_and_usages_writte
     more = spec_of(tls={"enabled": True, "extra_dns_names": ["cache.internal"]})
     assert not certs.server_certificate_is_current(server.cert_pem, more)
     assert "PRIVATE KEY" in server.key_pem and "PRIVATE KEY" not in server.cert_pem
+
+
+def test_the_hook_takes_pem_text_from_the_environment_into_private_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    import stat
+    from pathlib import Path
+
+    from cache_cluster.cli.hook import HookOptions
+
+    monkeypatch.setenv("REDIS_TLS_CA", "CA PEM")
+    monkeypatch.setenv("REDIS_TLS_CLIENT_CERT", "CLIENT PEM")
+    monkeypatch.setenv("REDIS_TLS_CLIENT_KEY", "KEY PEM")
+    files = HookOptions().tls_files(TLS_SPEC)
+    assert files is not None and files.cert is not None and files.key is not None
+    assert Path(files.ca).read_text() == "CA PEM\n"
+    assert Path(files.key).read_text() == "KEY PEM\n"
+    assert stat.S_IMODE(Path(files.key).stat().st_mode) == 0o600
+    assert stat.S_IMODE(Path(files.key).parent.stat().st_mode) == 0o700
+
+
+def test_the_hook_says_how_to_get_missing_tls_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from cache_cluster.cli.hook import HookOptions
+    from cache_cluster.errors import CacheClusterError
+
+    monkeypatch.delenv("REDIS_TLS_CA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CacheClusterError, match=r"\.cache-cluster/tls/ca\.crt does not exist; fix: run `cache-cluster "
+                       r"render tls-certs SPEC`"):
+        HookOptions().tls_files(TLS_SPEC)
+    with pytest.raises(CacheClusterError, match="--tls-cert and --tls-key go together"):
+        HookOptions(tls_ca_cert=tmp_path, tls_cert=tmp_path).tls_files(TLS_SPEC)
+    assert HookOptions().tls_files(spec_of()) is None

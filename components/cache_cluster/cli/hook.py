@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..acl import ADMIN_USER
-from ..environment import ADMIN_PASSWORD_ENV, TLS_STATE_DIR, TLS_STATE_FILES
+from ..environment import ADMIN_PASSWORD_ENV, TLS_ENV, TLS_STATE_DIR, TLS_STATE_FILES
 from ..errors import CacheClusterError
 from .common import ProjectDir, SpecFile, StackOption, err, out, resolve_spec
 
@@ -90,7 +90,8 @@ TlsCaCert = Annotated[
     Path | None,
     typer.Option(
         "--tls-ca-cert",
-        help=f"Dial over TLS, trusting this CA (default with tls.enabled in the spec: {TLS_STATE_DIR}/ca.crt).",
+        help=f"Dial over TLS, trusting this CA (default with tls.enabled: the PEM in $REDIS_TLS_CA, else "
+        f"{TLS_STATE_DIR}/ca.crt).",
     ),
 ]
 TlsCert = Annotated[
@@ -192,7 +193,7 @@ class HookOptions:
         if self.tls_ca_cert is None and self.tls_cert is None and self.tls_key is None:
             if spec is None or not spec.tls.enabled:
                 return None
-            directory = Path(TLS_STATE_DIR)
+            directory = _tls_files_from_environment() or Path(TLS_STATE_DIR)
             with_cert = spec.tls.client_certificates != "none"
             files = ClientFiles(
                 ca=str(directory / TLS_STATE_FILES["tls-ca"]),
@@ -241,6 +242,29 @@ class HookOptions:
         if password is None:
             raise CacheClusterError(f"--password-file {self.password_file} is empty; fix: write the password into it")
         return password
+
+
+def _tls_files_from_environment() -> Path | None:
+    """REDIS_TLS_CA (and REDIS_TLS_CLIENT_CERT / _KEY), PEM text as the Pulumi Docker target passes them to the
+    hook: written to a private temporary directory (0700, files 0600) removed when the process exits."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    wanted = ("tls-ca", "tls-client-cert", "tls-client-key")
+    if not os.environ.get(TLS_ENV["tls-ca"]):
+        return None
+    directory = Path(tempfile.mkdtemp(prefix="cache-cluster-tls-"))
+    atexit.register(shutil.rmtree, directory, True)
+    for kind in wanted:
+        text = os.environ.get(TLS_ENV[kind])
+        if text:
+            path = directory / TLS_STATE_FILES[kind]
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(text if text.endswith("\n") else text + "\n")
+    return directory
 
 
 def with_hook_options(**overrides: Any) -> Callable[[Callable[[HookOptions], None]], Callable[..., None]]:

@@ -26,6 +26,7 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
+from .. import acl, tls
 from ..engine_address import engine_host, reachable_address_map
 from ..environment import ADMIN_PASSWORD_ENV
 from ..plan import SECRET_FILE_MODE, DeploymentPlan, HealthCheck, ServicePlan, plan
@@ -39,6 +40,7 @@ from .pulumi_common import (
     secret_file_contents,
     secret_values,
     spec_json,
+    tls_file_contents,
 )
 
 TYPE_TOKEN = "cache-cluster:index:DockerCacheCluster"
@@ -269,6 +271,7 @@ class DockerCacheCluster(pulumi.ComponentResource):
     password: pulumi.Output[str]
     acl_passwords: dict[str, pulumi.Output[str]]
     admin_password: pulumi.Output[str]
+    tls_files: dict[str, pulumi.Output[str]]
     containers: dict[str, docker.Container]
     volumes: dict[str, docker.Volume]
     hook: command.local.Command | None
@@ -289,6 +292,9 @@ class DockerCacheCluster(pulumi.ComponentResource):
         internal = internal_passwords(name, spec, args.get("internal_passwords", {}), child)
         self.admin_password = internal["admin"]
         secrets = secret_values(self.password, self.acl_passwords, internal)
+        # tls.enabled: the CA, server and client certificates and keys (pulumi-tls), mounted like the passwords.
+        self.tls_files = tls_file_contents(name, spec, child)
+        secrets |= self.tls_files
 
         # Fixed names: a replacement must delete the old one first, or the engine hands back the same object
         # (volumes) or refuses the name (networks).
@@ -321,6 +327,7 @@ class DockerCacheCluster(pulumi.ComponentResource):
         self.env = {key: pulumi.Output.from_input(value) for key, value in contract.public.items()}
         self.env |= {key: secrets[kind] for key, kind in contract.secret.items()}
         self.node_endpoints = [node.address for node in deployment.nodes]
+        tls_outputs = {acl.secret_env(kind, spec): self.tls_files[kind] for kind in tls.client_kinds(spec)}
         self.register_outputs(
             {
                 "env": self.env,
@@ -331,6 +338,8 @@ class DockerCacheCluster(pulumi.ComponentResource):
                 "password": self.password,
                 "acl_passwords": self.acl_passwords,
                 "admin_password": self.admin_password,
+                # With TLS, for applications: the CA, and the client certificate and key (secret).
+                **({"tls": tls_outputs} if tls_outputs else {}),
             }
         )
 
@@ -416,8 +425,11 @@ class DockerCacheCluster(pulumi.ComponentResource):
         (the container IDs) rerun it when a node is replaced, and a spec change (its stdin) reruns it too. The
         hook is idempotent: on a formed, healthy cluster it only validates.
         """
-        # The admin user's password only: the hook signs in as admin and needs no other.
+        # The admin user's password only: the hook signs in as admin and needs no other. With TLS, the client's
+        # files as PEM text under the variables Compose reads them from (the hook writes them to a private
+        # temporary directory for the run).
         environment: dict[str, pulumi.Input[str]] = {ADMIN_PASSWORD_ENV: secrets["admin"]}
+        environment |= {acl.secret_env(kind, spec): secrets[kind] for kind in tls.client_kinds(spec)}
         containers: Sequence[docker.Container] = list(self.containers.values())
         return command.local.Command(
             f"{name}-init",

@@ -1,7 +1,14 @@
-"""What every Pulumi target shares: the deploy-time input error, passwords, and the spec handed to the hook.
+"""What every Pulumi target shares: the deploy-time input error, passwords, TLS files, the spec for the hook.
 
 A password arrives in one of three ways: a Pulumi input (checked where its value is known), the spec (already
 checked by the model), or nowhere (generated with pulumi-random). Whichever way, it leaves as a secret Output.
+
+TLS files (tls.enabled) are made with pulumi-tls: the same CA, server certificate and client certificate that
+`cache-cluster render tls-certs` makes for Compose (certs.py), with the same names and usages. The private keys
+are secrets end to end: pulumi-tls's SDK lists `privateKeyPem` among a PrivateKey's additional secret outputs
+(pulumi_tls/private_key.py), and they are wrapped in `Output.secret` here as well, so no later `apply` can drop
+the mark. The certificates are public. `early_renewal_hours` makes a `pulumi up` in the last stretch of a
+certificate's life replace it, and the containers get the new files with it.
 """
 
 from __future__ import annotations
@@ -11,9 +18,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 import pulumi
 import pulumi_random as random
+import pulumi_tls as tls_provider
 from pydantic import ValidationError
 
-from .. import acl
+from .. import acl, tls
 from ..errors import CacheClusterError, Problem, problems_from_validation
 from ..spec import Auth, ClusterSpec
 from ..spec import spec_json as spec_json  # the hook's spec, importable from here as before
@@ -127,3 +135,74 @@ def secret_file_contents(
             content = passwords[kind]
         contents[kind] = pulumi.Output.secret(content)
     return contents
+
+
+KEY_ALGORITHM = "ECDSA"
+KEY_CURVE = "P256"  # as certs.py: small, fast, taken by OpenSSL (Redis), Go (the exporter) and Python
+CA_USES = ["cert_signing", "crl_signing", "digital_signature"]
+SERVER_USES = ["digital_signature", "key_agreement", "server_auth", "client_auth"]
+CLIENT_USES = ["digital_signature", "key_agreement", "client_auth"]
+ORGANIZATION = "cache-cluster"
+
+
+def renewal_hours(validity_hours: int) -> int:
+    """Renew in the last tenth of a certificate's life (at most 30 days before it ends)."""
+    return min(30 * 24, max(1, validity_hours // 10))
+
+
+def tls_file_contents(name: str, spec: ClusterSpec, opts: pulumi.ResourceOptions) -> dict[str, pulumi.Output[str]]:
+    """Each TLS file's content by kind (tls.KINDS); empty without TLS."""
+    if not spec.tls.enabled:
+        return {}
+    hours = spec.tls.validity_days * 24
+    ca_key = tls_provider.PrivateKey(f"{name}-tls-ca-key", algorithm=KEY_ALGORITHM, ecdsa_curve=KEY_CURVE, opts=opts)
+    ca_hours = hours * 2  # as certs.py: the CA outlives what it signs
+    ca = tls_provider.SelfSignedCert(
+        f"{name}-tls-ca",
+        private_key_pem=ca_key.private_key_pem,
+        is_ca_certificate=True,
+        set_subject_key_id=True,
+        subject=tls_provider.SelfSignedCertSubjectArgs(common_name=f"{spec.name} CA", organization=ORGANIZATION),
+        validity_period_hours=ca_hours,
+        early_renewal_hours=renewal_hours(ca_hours),
+        allowed_uses=CA_USES,
+        opts=opts,
+    )
+
+    def issue(role: str, common_name: str, uses: list[str], names: Sequence[str], ips: Sequence[str]) -> tuple[
+        pulumi.Output[str], pulumi.Output[str]
+    ]:
+        key = tls_provider.PrivateKey(f"{name}-tls-{role}-key", algorithm=KEY_ALGORITHM, ecdsa_curve=KEY_CURVE,
+                                      opts=opts)
+        request = tls_provider.CertRequest(
+            f"{name}-tls-{role}-request",
+            private_key_pem=key.private_key_pem,
+            subject=tls_provider.CertRequestSubjectArgs(common_name=common_name, organization=ORGANIZATION),
+            dns_names=list(names),
+            ip_addresses=list(ips),
+            opts=opts,
+        )
+        cert = tls_provider.LocallySignedCert(
+            f"{name}-tls-{role}",
+            cert_request_pem=request.cert_request_pem,
+            ca_private_key_pem=ca_key.private_key_pem,
+            ca_cert_pem=ca.cert_pem,
+            validity_period_hours=hours,
+            early_renewal_hours=renewal_hours(hours),
+            set_subject_key_id=True,
+            allowed_uses=uses,
+            opts=opts,
+        )
+        return cert.cert_pem, pulumi.Output.secret(key.private_key_pem)
+
+    server_cert, server_key = issue(
+        "server", f"{spec.name} servers", SERVER_USES, tls.server_dns_names(spec), tls.server_ip_addresses(spec)
+    )
+    client_cert, client_key = issue("client", "cache-cluster client", CLIENT_USES, (), ())
+    return {
+        tls.CA: ca.cert_pem,
+        tls.SERVER_CERT: server_cert,
+        tls.SERVER_KEY: server_key,
+        tls.CLIENT_CERT: client_cert,
+        tls.CLIENT_KEY: client_key,
+    }

@@ -572,3 +572,82 @@ def test_spec_json_leaves_the_password_out() -> None:
     text = spec_json(spec)
     assert PASSWORD not in text and "password" not in json.loads(text)["auth"]
     assert hook_command("published", python="/opt/my venv/bin/python").startswith("'/opt/my venv/bin/python' -m ")
+
+
+# -------------------------------------------------------------------------------------------------------- TLS
+
+TLS_SPEC = ClusterSpec.model_validate({"tls": {"enabled": True}})
+
+
+@pytest.fixture(scope="module")
+def with_tls() -> Deployed:
+    return deploy({"spec": TLS_SPEC, "internal_passwords": {"admin": ADMIN_PASSWORD}})
+
+
+def test_tls_files_come_from_pulumi_tls_one_ca_signing_a_server_and_a_client_certificate(with_tls: Deployed) -> None:
+    ca = with_tls.one(pm.TLS_SELF_SIGNED, f"{NAME}-tls-ca")
+    assert ca.inputs["isCaCertificate"] is True
+    assert ca.inputs["allowedUses"] == ["cert_signing", "crl_signing", "digital_signature"]
+    assert ca.inputs["privateKeyPem"] == f"MOCK PRIVATE KEY of {NAME}-tls-ca-key"
+    assert ca.inputs["validityPeriodHours"] == 365 * 24 * 2
+    server_request = with_tls.one(pm.TLS_CERT_REQUEST, f"{NAME}-tls-server-request")
+    assert server_request.inputs["dnsNames"] == [
+        "redis-node-1", "redis-node-2", "redis-node-3", "redis-node-4", "redis-node-5", "redis-node-6",
+        "redis-fallback", "redis-fallback-replica", "redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3",
+        "localhost",
+    ]
+    assert server_request.inputs["ipAddresses"] == ["127.0.0.1", "::1"]
+    server = with_tls.one(pm.TLS_LOCALLY_SIGNED, f"{NAME}-tls-server")
+    assert server.inputs["allowedUses"] == ["digital_signature", "key_agreement", "server_auth", "client_auth"]
+    assert server.inputs["caCertPem"] == f"MOCK CERTIFICATE of {NAME}-tls-ca"
+    assert server.inputs["certRequestPem"] == f"MOCK REQUEST of {NAME}-tls-server-request"
+    assert server.inputs["validityPeriodHours"] == 365 * 24
+    assert server.inputs["earlyRenewalHours"] == 30 * 24
+    client = with_tls.one(pm.TLS_LOCALLY_SIGNED, f"{NAME}-tls-client")
+    assert client.inputs["allowedUses"] == ["digital_signature", "key_agreement", "client_auth"]
+    # Every key is an input the engine sees as secret (the CA's key signs both certificates).
+    assert "caPrivateKeyPem" in server.secret and "caPrivateKeyPem" in client.secret
+    assert "privateKeyPem" in server_request.secret and "privateKeyPem" in ca.secret
+
+
+def test_with_tls_servers_get_the_server_files_and_the_exporter_the_client_files(with_tls: Deployed) -> None:
+    def tls_uploads(container: str) -> dict[str, str]:
+        registered = with_tls.one(pm.CONTAINER, f"{NAME}-{container}")
+        assert "uploads" in registered.secret
+        return {
+            upload["file"]: upload["content"]
+            for upload in registered.inputs["uploads"]
+            if upload["file"].startswith("/run/secrets/redis-tls-")
+        }
+
+    server_files = {
+        "/run/secrets/redis-tls-ca": f"MOCK CERTIFICATE of {NAME}-tls-ca",
+        "/run/secrets/redis-tls-server-cert": f"MOCK CERTIFICATE of {NAME}-tls-server",
+        "/run/secrets/redis-tls-server-key": f"MOCK PRIVATE KEY of {NAME}-tls-server-key",
+    }
+    for container in ("redis-node-1", "redis-node-6", "redis-fallback", "redis-sentinel-1"):
+        assert tls_uploads(container) == server_files
+    assert tls_uploads("redis-exporter") == {
+        "/run/secrets/redis-tls-ca": f"MOCK CERTIFICATE of {NAME}-tls-ca",
+        "/run/secrets/redis-tls-client-cert": f"MOCK CERTIFICATE of {NAME}-tls-client",
+        "/run/secrets/redis-tls-client-key": f"MOCK PRIVATE KEY of {NAME}-tls-client-key",
+    }
+    exporter = with_tls.one(pm.CONTAINER, f"{NAME}-redis-exporter")
+    assert exporter.inputs["command"][0] == "--redis.addr=rediss://redis-node-1:7001"
+
+
+def test_with_tls_the_hook_gets_the_client_files_in_its_secret_environment(with_tls: Deployed) -> None:
+    (hook,) = pm.of_type(with_tls.mocks, pm.COMMAND)
+    assert hook.inputs["environment"] == {
+        "REDIS_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "REDIS_TLS_CA": f"MOCK CERTIFICATE of {NAME}-tls-ca",
+        "REDIS_TLS_CLIENT_CERT": f"MOCK CERTIFICATE of {NAME}-tls-client",
+        "REDIS_TLS_CLIENT_KEY": f"MOCK PRIVATE KEY of {NAME}-tls-client-key",
+    }
+    assert "environment" in hook.secret
+    assert "MOCK PRIVATE KEY" not in hook.inputs["create"] + hook.inputs["stdin"]
+
+
+def test_without_tls_no_tls_resource_is_made(generated: Deployed) -> None:
+    tls_types = (pm.TLS_PRIVATE_KEY, pm.TLS_SELF_SIGNED, pm.TLS_CERT_REQUEST, pm.TLS_LOCALLY_SIGNED)
+    assert [resource for resource in generated.mocks.resources if resource.type in tls_types] == []
