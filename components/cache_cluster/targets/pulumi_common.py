@@ -22,7 +22,9 @@ import pulumi_tls as tls_provider
 from pydantic import ValidationError
 
 from .. import acl, tls
+from ..acl import SecretKind
 from ..errors import CacheClusterError, Problem, problems_from_validation
+from ..plan import DeploymentPlan
 from ..spec import Auth, ClusterSpec
 from ..spec import spec_json as spec_json  # the hook's spec, importable from here as before
 
@@ -135,6 +137,20 @@ def secret_file_contents(
             content = passwords[kind]
         contents[kind] = pulumi.Output.secret(content)
     return contents
+
+
+def deployment_secret_files(
+    deployment: DeploymentPlan, passwords: Mapping[str, pulumi.Output[str]], *, skip: Sequence[SecretKind] = ()
+) -> dict[SecretKind, pulumi.Output[str]]:
+    """Every secret file any container of the deployment mounts (the hook's too), by kind, as secret Outputs;
+    `skip`: kinds that come from elsewhere (tls.cert_secret's TLS files)."""
+    services = deployment.services + ((deployment.init.service,) if deployment.init is not None else ())
+    kinds = list(
+        dict.fromkeys(
+            kind for service in services for kind in service.secret_files.values() if kind not in skip
+        )
+    )
+    return secret_file_contents(kinds, passwords, deployment.exporter_targets)
 
 
 KEY_ALGORITHM = "ECDSA"

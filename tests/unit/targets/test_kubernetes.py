@@ -6,6 +6,7 @@ rejected) with kubernetes-validate against the oldest and the newest Kubernetes 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,13 @@ from tests.unit.clirun import run_cli  # noqa: E402
 KUBERNETES_VERSIONS = ("1.29.0", "1.37.0")
 ROOT = Path(__file__).resolve().parents[3]
 PASSWORD = "Given-password.0123456789"
-ACL_PASSWORD = "App-user-password.0123456789"
+ACL_PASSWORD = "Reports-user-password.0123456789"
+INTERNAL = {
+    "admin": "Admin-user-password.0123456789",
+    "exporter": "Exporter-user-password.0123456789",
+    "replication": "Replication-password.0123456789",
+    "sentinel": "Sentinel-user-password.0123456789",
+}
 COMPONENT = "cache-cluster:index:KubernetesCacheCluster"
 CUSTOM_RESOURCE_KINDS = {"ServiceMonitor", "PrometheusRule"}  # CRDs: no schema in kubernetes-validate
 OPERATOR_ON = {"prometheus_operator": True}
@@ -95,7 +102,7 @@ def test_the_validator_is_strict() -> None:
 
 
 def test_every_object_validates_strictly_on_the_oldest_and_newest_minor() -> None:
-    spec = prod_spec(auth={"acl_users": [{"name": "app"}]}, monitoring=OPERATOR_ON)
+    spec = prod_spec(auth={"acl_users": [{"name": "reports"}]}, monitoring=OPERATOR_ON)
     found = objects(spec)
     checked = [item for item in found if item["kind"] not in CUSTOM_RESOURCE_KINDS]
     assert [error for item in checked for error in validation_errors(item)] == []
@@ -166,9 +173,14 @@ def test_cluster_nodes_are_one_stateful_set_that_announces_each_pods_dns_name() 
         env["CACHE_CLUSTER_ANNOUNCE_HOSTNAME"]["value"]
         == "$(POD_NAME).redis-node-headless.$(POD_NAMESPACE).svc.cluster.local"
     )
-    assert env["REDIS_PASSWORD"]["valueFrom"] == {
-        "secretKeyRef": {"name": "cache-cluster-auth", "key": "REDIS_PASSWORD"}
-    }
+    assert set(env) == {"POD_NAME", "POD_NAMESPACE", "CACHE_CLUSTER_ANNOUNCE_HOSTNAME"}  # no password
+    assert {"name": "secrets", "mountPath": "/run/secrets", "readOnly": True} in container["volumeMounts"]
+    secrets = next(v for v in nodes["template"]["spec"]["volumes"] if v["name"] == "secrets")["secret"]
+    assert secrets["secretName"] == "cache-cluster-auth" and secrets["defaultMode"] == 0o444
+    assert [item["key"] for item in secrets["items"]] == [
+        "redis-admin-password", "redis-exporter-password", "redis-password", "redis-replication-password",
+    ]  # fmt: skip
+    assert all(item["path"] == item["key"] for item in secrets["items"])
     assert {"name": "data", "mountPath": "/data"} in container["volumeMounts"]
     config = one(found, "ConfigMap", "redis-node-config")["data"]
     assert "cluster-announce-hostname" not in config["redis.conf"]
@@ -186,13 +198,21 @@ def test_cluster_nodes_are_one_stateful_set_that_announces_each_pods_dns_name() 
 
 def test_probes_ping_and_readiness_needs_a_formed_cluster() -> None:
     container = one(objects(), "StatefulSet", "redis-node")["spec"]["template"]["spec"]["containers"][0]
-    ping = '[ "$(redis-cli -p 7001 ping)" = PONG ]'
+    ping = (
+        '[ "$(redis-cli --no-auth-warning --user exporter --askpass -p 7001 ping '
+        '< /run/secrets/redis-exporter-password)" = PONG ]'
+    )
     assert container["livenessProbe"]["exec"]["command"] == ["sh", "-c", ping]
     assert container["startupProbe"]["exec"]["command"] == ["sh", "-c", ping]
     readiness = container["readinessProbe"]["exec"]["command"][2]
     assert readiness.startswith(ping + " && ") and "cluster_state:ok" in readiness
     sentinel = one(objects(), "StatefulSet", "redis-sentinel")["spec"]["template"]["spec"]["containers"][0]
-    assert sentinel["readinessProbe"]["exec"]["command"] == ["sh", "-c", '[ "$(redis-cli -p 26379 ping)" = PONG ]']
+    assert sentinel["readinessProbe"]["exec"]["command"] == [
+        "sh",
+        "-c",
+        '[ "$(redis-cli --no-auth-warning --user exporter --askpass -p 26379 ping '
+        '< /run/secrets/redis-exporter-password)" = PONG ]',
+    ]
 
 
 def test_placement_spreads_pods_over_kubernetes_nodes_and_zones() -> None:
@@ -270,9 +290,13 @@ def test_the_hook_job_reruns_only_when_what_it_acts_on_changes() -> None:
     assert container["image"] == "cache-cluster/hook:0.1.0"  # the spec's images.hook
     assert container["command"] == ["cache-cluster"]
     assert container["args"] == [
-        "init", "/etc/cache-cluster/cluster.yaml", "--via", "direct", "--timeout", "600",
+        "init", "/etc/cache-cluster/cluster.yaml", "--via", "direct",
+        "--password-file", "/run/secrets/redis-admin-password", "--timeout", "600",
         "--failure-domains", "kubernetes",
     ]  # fmt: skip
+    assert container["env"] == [{"name": "HOME", "value": "/tmp"}]
+    volumes = {volume["name"]: volume for volume in job["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["secrets"]["secret"]["items"] == [{"key": "redis-admin-password", "path": "redis-admin-password"}]
     assert {"name": "spec", "mountPath": "/etc/cache-cluster", "readOnly": True} in container["volumeMounts"]
     same = hook_name(plan(prod_spec()), KubernetesOptions())
     assert job["metadata"]["name"] == same
@@ -335,8 +359,10 @@ def deploy(args: KubernetesCacheClusterArgs) -> Deployed:
 
 @pytest.fixture(scope="module")
 def deployed() -> Deployed:
-    spec = prod_spec(auth={"acl_users": [{"name": "app"}]}, monitoring=OPERATOR_ON)
-    return deploy({"spec": spec, "password": PASSWORD, "acl_passwords": {"app": ACL_PASSWORD}})
+    spec = prod_spec(auth={"acl_users": [{"name": "reports"}]}, monitoring=OPERATOR_ON)
+    return deploy(
+        {"spec": spec, "password": PASSWORD, "acl_passwords": {"reports": ACL_PASSWORD}, "internal_passwords": INTERNAL}
+    )
 
 
 def _kubernetes(deployed: Deployed) -> list[pm.Registered]:
@@ -372,10 +398,23 @@ def test_children_are_parented_to_the_component(deployed: Deployed) -> None:
 
 def test_the_password_is_only_in_the_secret_and_stays_secret(deployed: Deployed) -> None:
     secret = deployed.registered("kubernetes:core/v1:Secret", "cache-secret-cache-cluster-auth")
-    assert secret.inputs["stringData"] == {"REDIS_PASSWORD": PASSWORD, "REDIS_ACL_APP_PASSWORD": ACL_PASSWORD}
+    data = dict(secret.inputs["stringData"])
+    exporter_map = json.loads(data.pop("redis-exporter-password-map"))
+    assert data == {
+        "redis-password": PASSWORD,
+        "redis-acl-reports-password": ACL_PASSWORD,
+        "redis-admin-password": "Admin-user-password.0123456789",
+        "redis-exporter-password": "Exporter-user-password.0123456789",
+        "redis-replication-password": "Replication-password.0123456789",
+        "redis-sentinel-password": "Sentinel-user-password.0123456789",
+    }
+    # The exporter signs in everywhere it scrapes (6 nodes, the fallback pair, 3 sentinels) with its own password.
+    assert len(exporter_map) == 11 and set(exporter_map.values()) == {"Exporter-user-password.0123456789"}
+    assert exporter_map["redis://redis-sentinel-3.redis-sentinel-headless.cache.svc.cluster.local:26379"]
     assert "stringData" in secret.secret
-    carriers = [r.name for r in deployed.mocks.resources if r.carries(PASSWORD) or r.carries(ACL_PASSWORD)]
-    assert carriers == ["cache-secret-cache-cluster-auth"]
+    passwords = [PASSWORD, ACL_PASSWORD, *INTERNAL.values()]
+    carriers = {r.name for r in deployed.mocks.resources if any(r.carries(password) for password in passwords)}
+    assert carriers == {"cache-secret-cache-cluster-auth"}
     assert deployed.env_secret is True
 
 
@@ -427,14 +466,21 @@ def test_render_writes_every_object_and_a_kustomization_without_secrets(tmp_path
     assert result.returncode == 0, result.stdout + result.stderr
     written = {path.name: path.read_text() for path in out.iterdir()}
     assert [name for name, text in written.items() if PASSWORD in text] == []
-    assert "auth.env" not in written and written[".gitignore"] == "auth.env\n"
-    assert written["auth.env.example"].splitlines()[1:] == ["REDIS_PASSWORD="]
+    assert written[".gitignore"] == "secrets/\n" and "secrets" not in written
     kustomization = yaml.safe_load(written["kustomization.yaml"])
     assert sorted(kustomization["resources"]) == sorted(
         name for name in written if name.endswith(".yaml") and name != "kustomization.yaml"
     )
     assert kustomization["secretGenerator"][0]["name"] == "cache-cluster-auth"
-    assert kustomization["secretGenerator"][0]["envs"] == ["auth.env"]
+    assert kustomization["secretGenerator"][0]["files"] == [
+        "redis-admin-password=secrets/redis-admin-password",
+        "redis-exporter-password=secrets/redis-exporter-password",
+        "redis-exporter-password-map=secrets/redis-exporter-password-map",
+        "redis-password=secrets/redis-password",
+        "redis-replication-password=secrets/redis-replication-password",
+        "redis-sentinel-password=secrets/redis-sentinel-password",
+    ]
+    assert "cache-cluster render secrets ../cluster.yaml --dir secrets" in written["kustomization.yaml"]
     documents = [yaml.safe_load(written[name]) for name in kustomization["resources"]]
     assert len(documents) == 37  # every object but the Secret (and no operator objects unless the spec asks)
     assert [error for item in documents for error in validation_errors(item)] == []
@@ -446,13 +492,11 @@ def test_render_with_an_existing_secret_and_no_namespace(tmp_path: Path) -> None
     result = run_cli(*args, "--no-namespace", "--project-dir", str(ROOT), cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     kustomization = yaml.safe_load((out / "kustomization.yaml").read_text())
-    assert "secretGenerator" not in kustomization and not (out / "auth.env.example").exists()
+    assert "secretGenerator" not in kustomization and not (out / ".gitignore").exists()
     assert "namespace-cache.yaml" not in kustomization["resources"]
-    nodes = yaml.safe_load((out / "statefulset-redis-node.yaml").read_text())
-    env = nodes["spec"]["template"]["spec"]["containers"][0]["env"]
-    assert {"name": "my-redis-auth", "key": "REDIS_PASSWORD"} in [
-        item["valueFrom"]["secretKeyRef"] for item in env if "secretKeyRef" in item.get("valueFrom", {})
-    ]
+    for name in ("statefulset-redis-node.yaml", "deployment-redis-exporter.yaml"):
+        pod = yaml.safe_load((out / name).read_text())["spec"]["template"]["spec"]
+        assert [v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v] == ["my-redis-auth"], name
 
 
 def test_render_refuses_a_docker_spec(tmp_path: Path) -> None:
@@ -480,3 +524,80 @@ def test_render_compose_refuses_a_kubernetes_spec(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "fix: use `cache-cluster render kubernetes`" in result.stderr
     assert not (tmp_path / "c.yml").exists()
+
+
+# ------------------------------------------------------------------------------------------------------- TLS
+
+TLS_FILES = ["redis-tls-ca", "redis-tls-server-cert", "redis-tls-server-key"]
+CLIENT_TLS_FILES = ["redis-tls-ca", "redis-tls-client-cert", "redis-tls-client-key"]
+
+
+def _secret_items(template: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+    """Secret name -> the items the pod's secrets volume takes from it (plain or projected)."""
+    (volume,) = [v for v in template["spec"]["volumes"] if v["name"] == "secrets"]
+    if "secret" in volume:
+        return {volume["secret"]["secretName"]: volume["secret"]["items"]}
+    return {source["secret"]["name"]: source["secret"]["items"] for source in volume["projected"]["sources"]}
+
+
+def test_with_tls_every_object_validates_and_pods_mount_their_tls_files() -> None:
+    found = objects(prod_spec(tls={"enabled": True}))
+    assert [error for item in found for error in validation_errors(item)] == []
+    templates = pod_templates(found)
+    nodes = _secret_items(templates["StatefulSet/redis-node"])["cache-cluster-auth"]
+    assert [item["key"] for item in nodes if item["key"].startswith("redis-tls-")] == TLS_FILES
+    sentinels = _secret_items(templates["StatefulSet/redis-sentinel"])["cache-cluster-auth"]
+    assert [item["key"] for item in sentinels if item["key"].startswith("redis-tls-")] == TLS_FILES
+    exporter = _secret_items(templates["Deployment/redis-exporter"])["cache-cluster-auth"]
+    assert [item["key"] for item in exporter if item["key"].startswith("redis-tls-")] == CLIENT_TLS_FILES
+    (job,) = [name for name in templates if name.startswith("Job/")]
+    hook = templates[job]["spec"]["containers"][0]
+    assert hook["args"][hook["args"].index("--tls-ca-cert"):][:6] == [
+        "--tls-ca-cert", "/run/secrets/redis-tls-ca",
+        "--tls-cert", "/run/secrets/redis-tls-client-cert",
+        "--tls-key", "/run/secrets/redis-tls-client-key",
+    ]
+    probe = templates["StatefulSet/redis-node"]["spec"]["containers"][0]["livenessProbe"]["exec"]["command"][2]
+    assert "--tls --cacert /run/secrets/redis-tls-ca --cert /run/secrets/redis-tls-server-cert" in probe
+
+
+def test_with_an_existing_tls_secret_its_keys_are_projected_beside_the_passwords() -> None:
+    found = objects(prod_spec(tls={"enabled": True, "cert_secret": "redis-tls"}))
+    assert [error for item in found for error in validation_errors(item)] == []
+    templates = pod_templates(found)
+    items = _secret_items(templates["StatefulSet/redis-node"])
+    assert items["redis-tls"] == [
+        {"key": "ca.crt", "path": "redis-tls-ca"},
+        {"key": "tls.crt", "path": "redis-tls-server-cert"},
+        {"key": "tls.key", "path": "redis-tls-server-key"},
+    ]
+    assert not [item for item in items["cache-cluster-auth"] if item["key"].startswith("redis-tls-")]
+    exporter = _secret_items(templates["Deployment/redis-exporter"])["redis-tls"]
+    assert exporter == [
+        {"key": "ca.crt", "path": "redis-tls-ca"},
+        {"key": "tls.crt", "path": "redis-tls-client-cert"},
+        {"key": "tls.key", "path": "redis-tls-client-key"},
+    ]
+
+
+def test_the_pulumi_component_puts_pulumi_tls_files_into_the_secret() -> None:
+    spec = prod_spec(tls={"enabled": True})
+    found = deploy({"spec": spec, "password": PASSWORD, "internal_passwords": INTERNAL})
+    secret = found.registered("kubernetes:core/v1:Secret", "cache-secret-cache-cluster-auth")
+    data = secret.inputs["stringData"]
+    assert data["redis-tls-ca"] == "MOCK CERTIFICATE of cache-tls-ca"
+    assert data["redis-tls-server-key"] == "MOCK PRIVATE KEY of cache-tls-server-key"
+    assert data["redis-tls-client-key"] == "MOCK PRIVATE KEY of cache-tls-client-key"
+    assert "stringData" in secret.secret
+    request = found.registered(pm.TLS_CERT_REQUEST, "cache-tls-server-request")
+    assert "redis-node-1.redis-node-headless.cache.svc.cluster.local" in request.inputs["dnsNames"]
+    checked = [_as_manifest(r) for r in _kubernetes(found) if r.inputs["kind"] not in CUSTOM_RESOURCE_KINDS]
+    assert [error for item in checked for error in validation_errors(item)] == []
+
+
+def test_the_pulumi_component_with_an_existing_tls_secret_makes_no_certificate() -> None:
+    spec = prod_spec(tls={"enabled": True, "cert_secret": "redis-tls"})
+    found = deploy({"spec": spec, "password": PASSWORD, "internal_passwords": INTERNAL})
+    assert not [r for r in found.mocks.resources if r.type.startswith("tls:")]
+    secret = found.registered("kubernetes:core/v1:Secret", "cache-secret-cache-cluster-auth")
+    assert not [key for key in secret.inputs["stringData"] if key.startswith("redis-tls-")]
