@@ -45,6 +45,14 @@ class Captured:
     additional_secret_outputs: list[str] = field(default_factory=list)
 
 
+TLS_STAND_INS = {
+    "tls:index/privateKey:PrivateKey": ("private_key_pem", "-----BEGIN PRIVATE KEY-----\nstand-in\n"),
+    "tls:index/selfSignedCert:SelfSignedCert": ("cert_pem", "-----BEGIN CERTIFICATE-----\nstand-in\n"),
+    "tls:index/certRequest:CertRequest": ("cert_request_pem", "-----BEGIN CERTIFICATE REQUEST-----\nstand-in\n"),
+    "tls:index/locallySignedCert:LocallySignedCert": ("cert_pem", "-----BEGIN CERTIFICATE-----\nstand-in\n"),
+}
+
+
 class _Mocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         outputs = dict(args.inputs)
@@ -52,6 +60,9 @@ class _Mocks(pulumi.runtime.Mocks):
             outputs["image_id"] = "sha256:" + hashlib.sha256(str(args.inputs.get("name")).encode()).hexdigest()
         if args.typ == RANDOM_PASSWORD:
             outputs["result"] = STAND_IN_PASSWORD
+        if args.typ in TLS_STAND_INS:  # pulumi-tls's computed PEM (tls.enabled), as text of the right kind
+            output, text = TLS_STAND_INS[args.typ]
+            outputs[output] = text
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:

@@ -176,6 +176,12 @@ def password_secret(resource: Resource, settings: Settings) -> Iterator[str]:
             yield f"{path} holds the Redis password (or an auth line) in plain text, not marked secret"
 
 
+def _tls_file(path: str) -> bool:
+    """A TLS file (tls.enabled): a certificate is public and travels in other inputs (a CA's in every certificate
+    it signs); a key is no password. Neither is searched for as one."""
+    return path.rsplit("/", 1)[-1].startswith("redis-tls-")
+
+
 def _passwords(stack: Stack) -> set[str]:
     found: set[str] = set()
     for workload in stack.workloads:
@@ -187,14 +193,15 @@ def _passwords(stack: Stack) -> set[str]:
         if resource.type == DOCKER_CONTAINER:
             for upload in reveal(get(resource.props, "uploads", default=[])) or []:
                 path = str(get(upload, "file", default=""))
-                if path.startswith(SECRETS_DIR) and not path.endswith("-map"):
+                if path.startswith(SECRETS_DIR) and not path.endswith("-map") and not _tls_file(path):
                     found.add(str(reveal(get(upload, "content", default=""))))
         env = reveal(get(resource.props, "environment"))
         if isinstance(env, Mapping):
             found.update(str(env[name]) for name in PASSWORD_NAMES if env.get(name))
         if resource.type == K8S_SECRET:
-            for value in (reveal(get(resource.props, "stringData", default={})) or {}).values():
-                found.add(str(value))
+            for key, value in (reveal(get(resource.props, "stringData", default={})) or {}).items():
+                if not _tls_file(str(key)):
+                    found.add(str(value))
     return {password for password in found if len(password) >= 8}
 
 

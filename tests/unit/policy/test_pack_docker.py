@@ -623,3 +623,19 @@ def test_values_unknown_during_a_first_preview_are_not_violations(pack: Pack, de
             lambda p: p.update(image=UNKNOWN_STRING, envs=secret(UNKNOWN_STRING)),
         )
     assert verdicts(pack.check(preview)) == DIGEST_ADVISORIES
+
+
+def test_a_tls_stack_passes_like_its_plain_twin(pack: Pack) -> None:
+    from cache_cluster.policy.capture import capture_program, stack_config
+
+    from .engine_shape import ROOT
+
+    config, secret_keys = stack_config(ROOT / "Pulumi.dev.yaml", "cache-cluster")
+    cluster = json.loads(config["cache-cluster:cluster"])
+    config["cache-cluster:cluster"] = json.dumps({**cluster, "tls": {"enabled": True}})
+    with_tls = capture_program(ROOT / "infra", project="cache-cluster", stack="dev", config=config,
+                               secret_keys=secret_keys)
+    assert {resource.type for resource in with_tls} >= {
+        "tls:index/privateKey:PrivateKey", "tls:index/locallySignedCert:LocallySignedCert"
+    }
+    assert verdicts(pack.check(with_tls)) == DIGEST_ADVISORIES
