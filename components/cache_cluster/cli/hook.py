@@ -22,7 +22,7 @@ import typer
 from ..acl import ADMIN_USER
 from ..environment import ADMIN_PASSWORD_ENV, TLS_ENV, TLS_STATE_DIR, TLS_STATE_FILES
 from ..errors import CacheClusterError
-from .common import ProjectDir, SpecFile, StackOption, err, out, resolve_spec
+from .common import ProjectDir, SpecFile, StackOption, err, out, resolve_spec, write_private
 
 if TYPE_CHECKING:
     from ..hook.endpoints import Targets
@@ -260,10 +260,7 @@ def _tls_files_from_environment() -> Path | None:
     for kind in wanted:
         text = os.environ.get(TLS_ENV[kind])
         if text:
-            path = directory / TLS_STATE_FILES[kind]
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                handle.write(text if text.endswith("\n") else text + "\n")
+            write_private(directory / TLS_STATE_FILES[kind], text if text.endswith("\n") else text + "\n")
     return directory
 
 

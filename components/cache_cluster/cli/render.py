@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 from ..environment import SECRETS_STATE_DIR, TLS_STATE_DIR, TLS_STATE_FILES
 from ..errors import CacheClusterError
-from .common import ProjectDir, SpecFile, StackOption, resolve_spec, spec_source, typer_app
+from .common import ProjectDir, SpecFile, StackOption, resolve_spec, spec_source, typer_app, write_private
 
 app = typer_app("render", "Render generated files from a cluster spec.")
 
@@ -178,10 +178,10 @@ def render_secrets_command(
             # Written too: the directory is then complete (a Kubernetes secretGenerator reads every file).
             passwords[kind] = from_env
             if not path.exists() or path.read_text(encoding="utf-8").strip() != from_env:
-                _write_private(path, from_env)
+                write_private(path, from_env)
             continue
         if not path.exists():
-            _write_private(path, _new_password())
+            write_private(path, _new_password())
             generated += 1
         value = path.read_text(encoding="utf-8").strip()
         passwords[kind] = password_from_env({variable: value}, variable=variable) or ""
@@ -196,12 +196,12 @@ def render_secrets_command(
             lines.append(_export_from(acl.secret_env(kind, spec), kept))
             if spec.target == "kubernetes" and spec.tls.cert_secret is None:
                 # Beside the passwords, under its Secret key: the kustomization's secretGenerator reads them all.
-                _write_private(directory / acl.secret_name(kind, spec), kept.read_text(encoding="utf-8"))
+                write_private(directory / acl.secret_name(kind, spec), kept.read_text(encoding="utf-8"))
     if spec.exporter.enabled:
         # Derived from the exporter's password: rewritten every time, so it always matches it.
         kind = acl.EXPORTER_MAP
         path = directory / acl.secret_name(kind, spec)
-        _write_private(path, acl.secret_contents([kind], passwords, deployment.exporter_targets)[kind])
+        write_private(path, acl.secret_contents([kind], passwords, deployment.exporter_targets)[kind])
         lines.append(_export_from(acl.secret_env(kind, spec), path))
     sys.stdout.write("".join(line + "\n" for line in lines))
     typer.echo(f"secrets: {len(lines)} files in {directory} ({generated} generated; values not printed)", err=True)
@@ -250,8 +250,8 @@ def ensure_tls_files(spec: ClusterSpec, directory: Path) -> list[str]:
     made: list[str] = []
     if not (ca_cert.exists() and ca_key.exists()):
         ca = certs.new_ca(spec)
-        _write_private(ca_key, ca.key_pem)
-        _write_private(ca_cert, ca.cert_pem)
+        write_private(ca_key, ca.key_pem)
+        write_private(ca_cert, ca.cert_pem)
         made += [ca_cert.name, ca_key.name]
         # A new CA: what the old one signed is no longer trusted.
         for kind in ("tls-server-cert", "tls-client-cert"):
@@ -264,15 +264,15 @@ def ensure_tls_files(spec: ClusterSpec, directory: Path) -> list[str]:
         and certs.server_certificate_is_current(server.read_text(encoding="utf-8"), spec)
     ):
         issued = certs.server_certificate(ca, spec)
-        _write_private(files["tls-server-key"], issued.key_pem)
-        _write_private(server, issued.cert_pem)
+        write_private(files["tls-server-key"], issued.key_pem)
+        write_private(server, issued.cert_pem)
         made += [server.name, files["tls-server-key"].name]
     if not (client.exists() and files["tls-client-key"].exists()) or certs.expires_within(
         client.read_text(encoding="utf-8"), days=7
     ):
         issued = certs.client_certificate(ca, spec)
-        _write_private(files["tls-client-key"], issued.key_pem)
-        _write_private(client, issued.cert_pem)
+        write_private(files["tls-client-key"], issued.key_pem)
+        write_private(client, issued.cert_pem)
         made += [client.name, files["tls-client-key"].name]
     return made
 
@@ -284,15 +284,6 @@ def _new_password() -> str:
     # Letters and digits only: valid in redis.conf, shells and URLs without quoting.
     alphabet = string.ascii_letters + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(32))
-
-
-def _write_private(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.unlink(missing_ok=True)
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    temporary.replace(path)
 
 
 def _export_from(variable: str, path: Path) -> str:
