@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SPEC ?= Pulumi.dev.yaml
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: up down destroy status rotate-password test lint typecheck unit integration e2e venv system images compose monitoring policy bench mutation clean
+.PHONY: up down destroy status rotate-password certs test lint typecheck unit integration e2e venv system images compose monitoring policy bench mutation clean
 
 up: venv system images ## Start the local cluster on Docker (Compose v2), initialize and validate it
 	scripts/up.sh "$(SPEC)"
@@ -22,6 +22,9 @@ status: venv ## Show the cluster's state as a table
 
 rotate-password: venv ## Rotate the application user's password on the running cluster, without downtime
 	scripts/rotate-password.sh "$(SPEC)"
+
+certs: venv ## A TLS spec's CA and certificates into .cache-cluster/tls/ (make up makes them too; kept when current)
+	$(VENV)/bin/cache-cluster render tls-certs "$(SPEC)"
 
 test: venv system ## Install everything and run every test tier (unit, integration, e2e) plus ruff and mypy
 	scripts/test.sh
