@@ -49,6 +49,9 @@ class Deployed:
     def one(self, type_: str, name: str) -> pm.Registered:
         return next(r for r in pm.of_type(self.mocks, type_) if r.name == name)
 
+    def one_by_name(self, name: str) -> pm.Registered:
+        return next(r for r in self.mocks.resources if r.name == name)
+
     @property
     def containers(self) -> list[pm.Registered]:
         return pm.of_type(self.mocks, pm.CONTAINER)
@@ -651,3 +654,13 @@ def test_with_tls_the_hook_gets_the_client_files_in_its_secret_environment(with_
 def test_without_tls_no_tls_resource_is_made(generated: Deployed) -> None:
     tls_types = (pm.TLS_PRIVATE_KEY, pm.TLS_SELF_SIGNED, pm.TLS_CERT_REQUEST, pm.TLS_LOCALLY_SIGNED)
     assert [resource for resource in generated.mocks.resources if resource.type in tls_types] == []
+
+
+def test_with_tls_a_private_key_is_only_in_secret_inputs(with_tls: Deployed) -> None:
+    carriers = {
+        (resource.name, key)
+        for resource in with_tls.mocks.resources
+        for key in resource.carries("MOCK PRIVATE KEY")
+    }
+    assert carriers  # the keys do travel: to the certificates, the uploads and the hook
+    assert {(name, key) for name, key in carriers if key not in with_tls.one_by_name(name).secret} == set()
