@@ -11,6 +11,7 @@ import shutil
 import ssl
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,9 @@ import redis
 import yaml
 
 from cache_cluster import acl
+from cache_cluster.drills.cluster import Cluster
+from cache_cluster.drills.measure import summarize
+from cache_cluster.drills.writer import ShardWriter, missing_keys
 from cache_cluster.environment import TLS_ENV, TLS_STATE_FILES, secret_file_name
 from cache_cluster.hook.connect import tls_arguments
 from cache_cluster.hook.validate import scrape
@@ -142,3 +146,18 @@ def test_the_hook_says_what_is_wrong_when_dialling_tls_servers_without_tls(tls_d
                      "--timeout", "2", password=tls_deployment.password, cwd=root)
     assert result.returncode != 0
     assert "TLS-only server" in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+def test_the_drills_writer_writes_over_tls(tls_deployment: Deployment) -> None:
+    """The failure drills' writer and reader dial the shard owners with the deployment's client files."""
+    targets = tls_deployment.targets()
+    cluster = Cluster(targets, tls_deployment.password)
+    cluster.wait_converged(timeout=30, log=lambda _: None)
+    shard = cluster.shards()[0]
+    writer = ShardWriter(cluster, 0, (shard.slots[0].start, shard.slots[0].end), stop=threading.Event(),
+                         max_writes=20, interval=0.0)
+    writer.start()
+    writer.join(timeout=30)
+    summary = summarize(writer.writes, fault_at=writer.writes[0].started)
+    assert (summary.writes, summary.failed) == (20, 0), summary.errors
+    assert missing_keys(cluster, [write.key for write in writer.writes]) == []

@@ -17,7 +17,7 @@ import redis
 from redis.sentinel import Sentinel
 
 from ..acl import ADMIN_USER
-from ..hook.connect import call, client, close
+from ..hook.connect import call, client, close, tls_arguments
 from ..hook.endpoints import Endpoint
 from ..hook.rebalance import preferred_masters
 from ..hook.run import run_init, run_status, run_validate
@@ -330,7 +330,12 @@ def kill_fallback_primary(drill: Drill) -> None:
         raise DrillError("the spec has no fallback tier with sentinels; fix: fallback.enabled: true")
     sentinel = Sentinel(  # type: ignore[no-untyped-call]
         [(s.connect.host, s.connect.port) for s in targets.sentinels],
-        sentinel_kwargs={"username": ADMIN_USER, "password": drill.password, "socket_timeout": 1.0},
+        sentinel_kwargs={
+            "username": ADMIN_USER,
+            "password": drill.password,
+            "socket_timeout": 1.0,
+            **tls_arguments(drill.cluster.tls),
+        },
     )
 
     def current() -> Endpoint:
@@ -344,7 +349,9 @@ def kill_fallback_primary(drill: Drill) -> None:
     drill.faults.kill(victim)
     promoted = drill.wait(f"the sentinels to report {heir.name} as primary", lambda: _quietly(current) is heir)
     host, port = sentinel.discover_master(name)  # type: ignore[no-untyped-call]
-    connection = client(Endpoint(heir.name, heir.port, heir.kind, drill.cluster.dial(host, int(port))), drill.password)
+    connection = client(
+        Endpoint(heir.name, heir.port, heir.kind, drill.cluster.dial(host, int(port)), tls=heir.tls), drill.password
+    )
     try:
         wrote = connection.set("cache-cluster:drill:fallback", "1", px=60_000) and call(
             connection, "GET", "cache-cluster:drill:fallback"

@@ -17,6 +17,7 @@ from ..hook.converge import wait_fully_ready
 from ..hook.endpoints import Endpoint, HostPort, Targets
 from ..hook.inspect import NodeEntry, parse_cluster_nodes, parse_info
 from ..placement import SlotRange
+from ..tls import ClientFiles
 
 PROBE_TIMEOUT = 0.5
 POLL_SECONDS = 0.1
@@ -43,6 +44,11 @@ class Cluster:
         self.password = password
         self._ids: dict[str, Endpoint] = {}
         self._turn = 0  # owner_of asks the nodes round robin, so one dead node does not slow every lookup
+
+    @property
+    def tls(self) -> ClientFiles | None:
+        """The client's TLS files when the servers speak TLS (every endpoint of a deployment has the same)."""
+        return self.targets.nodes[0].tls if self.targets.nodes else None
 
     def connect(self, endpoint: Endpoint, timeout: float = PROBE_TIMEOUT) -> redis.Redis:
         return client(endpoint, self.password, timeout=timeout)

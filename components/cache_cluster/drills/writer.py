@@ -102,7 +102,7 @@ class ShardWriter(threading.Thread):
         if self._connection is None:
             if self._owner is None:
                 self._owner = self.cluster.owner_of(self.slot)
-            endpoint = Endpoint("drill-writer", 0, "cluster", self._owner)
+            endpoint = Endpoint("drill-writer", 0, "cluster", self._owner, tls=self.cluster.tls)
             self._connection = self.cluster.connect(endpoint, timeout=WAIT_MS / 1000 + 0.2)
         return self._connection
 
@@ -196,7 +196,7 @@ def missing_keys(cluster: Cluster, keys: Iterable[str]) -> list[str]:
     missing: list[str] = []
     for slot, slot_keys in by_slot.items():
         owner = cluster.owner_of(slot)
-        connection = cluster.connect(Endpoint("drill-reader", 0, "cluster", owner), timeout=5.0)
+        connection = cluster.connect(Endpoint("drill-reader", 0, "cluster", owner, tls=cluster.tls), timeout=5.0)
         try:
             for start in range(0, len(slot_keys), READ_BATCH):
                 batch = slot_keys[start : start + READ_BATCH]
