@@ -22,6 +22,7 @@ PolicyPack(
         policy("docker-health-check"),
         policy("docker-graceful-stop"),
         policy("maxmemory-below-limit"),
+        policy("tls-required"),
         policy("persistence-outside-dev"),
         policy("nodes-conf-persistent"),
         policy("sentinel-quorum"),

@@ -228,6 +228,23 @@ RULES: tuple[Rule, ...] = (
         },
     ),
     Rule(
+        "tls-required",
+        "In the environments listed in its config, every Redis server and sentinel speaks TLS only.",
+        "advisory",
+        "set tls.enabled: true in the spec (certificates: pulumi-tls in Pulumi stacks, make certs for Compose)",
+        rules.tls_required,
+        stack=True,
+        config={
+            "environments": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": [],
+                "description": "Environments (the spec's `environment`) that must run TLS, e.g. [\"prod\"]; "
+                "none by default.",
+            }
+        },
+    ),
+    Rule(
         "persistence-outside-dev",
         "Cluster nodes persist their data (AOF or RDB) outside dev.",
         "mandatory",

@@ -386,6 +386,20 @@ def persistence_outside_dev(stack: Stack, settings: Settings) -> Iterator[Findin
             yield f"{_who(workload)}neither AOF nor RDB snapshots: a restart loses every key", workload.resource.urn
 
 
+def tls_required(stack: Stack, settings: Settings) -> Iterator[Finding]:
+    """In the environments the team lists, every server and sentinel listens on TLS only (`port 0`, `tls-port`)."""
+    if stack.environment not in settings["environments"]:
+        return
+    for workload in stack.of_role(*REDIS_ROLES):
+        conf = workload.conf()
+        if conf.get("port") != ["0"] or not conf.get("tls-port"):
+            yield (
+                f"{_who(workload)}this {workload.role} takes plain-text connections in environment "
+                f"{stack.environment!r}",
+                workload.resource.urn,
+            )
+
+
 def nodes_conf_persistent(stack: Stack, settings: Settings) -> Iterator[Finding]:
     for workload in stack.of_role("node"):
         conf = workload.conf()

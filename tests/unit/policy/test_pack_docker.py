@@ -94,8 +94,9 @@ def test_analyzer_info_lists_every_policy_with_level_and_config_defaults(pack: P
     assert sorted(name for name, level in levels.items() if level == 0) == [  # ADVISORY
         "cluster-topology-dev-replicas",
         "images-digest-on-dev",
+        "tls-required",
     ]
-    assert len(levels) == 26
+    assert len(levels) == 27
     by_name = {policy.name: policy for policy in info.policies}
     topology = by_name["cluster-topology"]
     assert topology.configSchema.properties["min_masters"]["default"] == 3
@@ -104,6 +105,7 @@ def test_analyzer_info_lists_every_policy_with_level_and_config_defaults(pack: P
     assert by_name["sentinel-quorum"].configSchema.properties["min_sentinels"]["default"] == 3
     assert by_name["maxmemory-below-limit"].configSchema.properties["max_ratio"]["default"] == 0.9
     assert by_name["hook-after-nodes"].remediation_steps.startswith("make the hook depend on every node")
+    assert by_name["tls-required"].configSchema.properties["environments"]["default"] == []
 
 
 def test_the_dev_stack_as_captured_is_in_the_engines_shape(dev: list[Captured]) -> None:
@@ -625,7 +627,8 @@ def test_values_unknown_during_a_first_preview_are_not_violations(pack: Pack, de
     assert verdicts(pack.check(preview)) == DIGEST_ADVISORIES
 
 
-def test_a_tls_stack_passes_like_its_plain_twin(pack: Pack) -> None:
+def capture_dev_with_tls() -> list[Captured]:
+    """The dev stack with tls.enabled, as the program declares it under mocks (pulumi-tls's PEMs stand-ins)."""
     from cache_cluster.policy.capture import capture_program, stack_config
 
     from .engine_shape import ROOT
@@ -633,9 +636,36 @@ def test_a_tls_stack_passes_like_its_plain_twin(pack: Pack) -> None:
     config, secret_keys = stack_config(ROOT / "Pulumi.dev.yaml", "cache-cluster")
     cluster = json.loads(config["cache-cluster:cluster"])
     config["cache-cluster:cluster"] = json.dumps({**cluster, "tls": {"enabled": True}})
-    with_tls = capture_program(ROOT / "infra", project="cache-cluster", stack="dev", config=config,
-                               secret_keys=secret_keys)
+    return capture_program(ROOT / "infra", project="cache-cluster", stack="dev", config=config,
+                           secret_keys=secret_keys)
+
+
+def test_a_tls_stack_passes_like_its_plain_twin(pack: Pack) -> None:
+    with_tls = capture_dev_with_tls()
     assert {resource.type for resource in with_tls} >= {
         "tls:index/privateKey:PrivateKey", "tls:index/locallySignedCert:LocallySignedCert"
     }
     assert verdicts(pack.check(with_tls)) == DIGEST_ADVISORIES
+
+
+def test_tls_required_names_every_plain_text_server_in_the_listed_environments(dev: list[Captured]) -> None:
+    with running_pack(PACK_DIR) as tuned:
+        tuned.configure(
+            stack="dev",
+            project="cache-cluster",
+            policy_config={"tls-required": {"enforcementLevel": "advisory", "environments": ["dev"]}},
+        )
+        found = {item for item in verdicts(tuned.check(dev)) if item[0] == "tls-required"}
+        assert [item for item in verdicts(tuned.check(capture_dev_with_tls())) if item[0] == "tls-required"] == []
+    assert {item[2] for item in found} == {
+        f"cache-cluster-{name}"
+        for name in (
+            "redis-node-1", "redis-node-2", "redis-node-3", "redis-node-4", "redis-node-5", "redis-node-6",
+            "redis-fallback", "redis-fallback-replica", "redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3",
+        )
+    }
+    assert {item[1] for item in found} == {"advisory"}
+    assert {item[3].split("; fix: ")[1] for item in found} == {
+        "set tls.enabled: true in the spec (certificates: pulumi-tls in Pulumi stacks, make certs for Compose)"
+    }
+    assert all("takes plain-text connections in environment 'dev'" in item[3] for item in found)
