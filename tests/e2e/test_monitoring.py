@@ -2,7 +2,7 @@
 """End to end: the stack's Prometheus watching a running cluster through the exporter.
 
 `make up` of tests/e2e/monitoring-stack.yaml (Compose project, network and volumes `cctest-mon`, ports 23001-23006,
-bus 33001-33006, fallback 23380/23381, sentinels 33379-33381, exporter 23121, Prometheus 23090), then:
+bus 33001-33006, fallback 23380/23381, sentinels 24379-24381, exporter 23121, Prometheus 23090), then:
 Prometheus reports every instance `redis_up 1`; every query of the rendered dashboard returns data from it; and
 a drill: a stopped replica fires the replica-link alert (the spec sets every `for:` to 4 s and scrapes every
 2 s), which clears once the replica is back. The module removes its leftovers first and ends with `make destroy`.

@@ -80,9 +80,10 @@ class SecureStack:
             [_compose_binary(), "-p", self.name, "-f", str(self.compose_file), *args], timeout=timeout, env=self.env()
         )
 
-    def containers(self) -> list[str]:
+    def containers(self, *, running: bool = False) -> list[str]:
         listed = run(
-            ["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={self.name}"], timeout=30
+            ["docker", "ps", "-q" if running else "-aq", "--filter", f"label=com.docker.compose.project={self.name}"],
+            timeout=30,
         )
         return listed.stdout.split()
 
@@ -169,12 +170,9 @@ def test_the_stack_works_and_no_secret_is_anywhere_it_could_leak(secure_stack: S
         places[f"docker inspect {container}"] = run(["docker", "inspect", container], timeout=30).stdout
         logs = run(["docker", "logs", container], timeout=30)
         places[f"docker logs {container}"] = logs.stdout + logs.stderr
-    running = run(["docker", "ps", "-q", "--no-trunc", "--filter", f"label=com.docker.compose.project={stack.name}"],
-                  timeout=30).stdout.split()
-    assert len(running) == len(stack.deployment.services), "every server runs; the init service has exited"
-    for container in containers:
-        if not any(full.startswith(container) for full in running):
-            continue  # the exited init service: no process left to read
+    running = stack.containers(running=True)
+    assert len(running) == len(stack.deployment.services)  # all but the init service, which has exited
+    for container in running:
         # Every process of the container, read from the host's /proc (as root here: no ptrace restriction).
         top = run(["docker", "top", container, "-eo", "pid"], timeout=30)
         assert top.returncode == 0, top.stderr

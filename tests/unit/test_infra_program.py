@@ -173,13 +173,24 @@ def test_missing_or_malformed_cluster_config_is_a_clean_error() -> None:
     assert "must hold a mapping" in _clean_failure()
 
 
-def test_leak_scan_of_the_stack_program_under_mocks(capfd: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("stack", "cluster", "carriers"),
+    [
+        # Docker: the secret files of every Redis and sentinel container, the exporter's, the hook's.
+        ("dev", DEV_CLUSTER, 11),
+        # Kubernetes: the one Secret (its stringData), which every pod mounts as files.
+        ("prod", PROD_CLUSTER, 1),
+    ],
+)
+def test_leak_scan_of_the_stack_program_under_mocks(
+    capfd: pytest.CaptureFixture[str], stack: str, cluster: dict[str, Any], carriers: int
+) -> None:
     """The program's output, its exports and every resource input: the passwords only where marked secret.
 
     The application's password comes from config; the others (admin, exporter, replication, sentinel) are
     generated, which the mocks answer with pm.GENERATED_PASSWORD."""
-    set_config(DEV_CLUSTER, password=PASSWORD)
-    mocks, exports, secret = run_program()
+    set_config(cluster, password=PASSWORD)
+    mocks, exports, secret = run_program(stack=stack)
     printed = capfd.readouterr()
     for value in (PASSWORD, pm.GENERATED_PASSWORD):
         assert value not in printed.out + printed.err
@@ -192,7 +203,7 @@ def test_leak_scan_of_the_stack_program_under_mocks(capfd: pytest.CaptureFixture
                 # What the provider echoes back lands in the state: secret there too.
                 outputs = {name[0].lower() + name[1:] for name in resource.additional_secret_outputs}
                 assert carrying <= outputs, resource.name
-        assert carried >= 11, "the scan reaches the secret files of every Redis and sentinel container"
+        assert carried >= carriers, "the scan reaches every input that carries the passwords"
     plain = {name: value for name, value in exports.items() if not isinstance(value, (pulumi.Output, dict))}
     assert PASSWORD not in json.dumps(plain, default=str)
     assert {key for key, is_secret in secret.items() if is_secret} == {"env.REDIS_PASSWORD", "admin_password"}

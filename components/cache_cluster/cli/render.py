@@ -148,7 +148,8 @@ def render_secrets_command(
     """Write the deployment's secret files (a missing password is generated) and print `export` lines that read
     them, for `eval` before `docker-compose up`. The values are never printed: the lines only name the files.
 
-    A password already set in the environment (REDIS_PASSWORD, REDIS_ADMIN_PASSWORD, ...) is used as it is.
+    A password already set in the environment (REDIS_PASSWORD, REDIS_ADMIN_PASSWORD, ...) is used as it is (and
+    written to its file, so the directory holds every secret: a Kubernetes secretGenerator reads them all).
     """
     from .. import acl
     from ..loader import password_from_env
@@ -165,10 +166,13 @@ def render_secrets_command(
         variable = acl.secret_env(kind, spec)
         # The environment alone (not the fallback to the secret files): the files are this command's own.
         from_env = password_from_env(dict(os.environ), required=False, variable=variable)
-        if from_env is not None:
-            passwords[kind] = from_env
-            continue
         path = directory / acl.secret_name(kind, spec)
+        if from_env is not None:
+            # Written too: the directory is then complete (a Kubernetes secretGenerator reads every file).
+            passwords[kind] = from_env
+            if not path.exists() or path.read_text(encoding="utf-8").strip() != from_env:
+                _write_private(path, from_env)
+            continue
         if not path.exists():
             _write_private(path, _new_password())
             generated += 1
@@ -221,8 +225,8 @@ def render_kubernetes_command(
         str | None,
         typer.Option(
             "--existing-secret",
-            help="Use this existing Secret (keys REDIS_PASSWORD, REDIS_ACL_<USER>_PASSWORD) instead of a "
-            "secretGenerator reading auth.env.",
+            help="Use this existing Secret (a key per secret file: redis-password, redis-admin-password, ...) "
+            "instead of a secretGenerator reading the files in secrets/.",
         ),
     ] = None,
     hook_image: Annotated[
@@ -245,8 +249,9 @@ def render_kubernetes_command(
 ) -> None:
     """Render the Kubernetes manifests and a kustomization.yaml (kubectl apply -k, Argo CD, Flux).
 
-    No secret value is written: the Secret comes from a secretGenerator reading auth.env (git-ignored, you
-    write it), or from an existing Secret (--existing-secret). With monitoring.prometheus_operator on in the
+    No secret value is written: the Secret comes from a secretGenerator reading the files in secrets/
+    (git-ignored; `cache-cluster render secrets SPEC --dir <output>/secrets` writes them), or from an existing
+    Secret (--existing-secret). With monitoring.prometheus_operator on in the
     spec, a ServiceMonitor and a PrometheusRule too.
     """
     from ..plan import plan

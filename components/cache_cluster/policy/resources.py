@@ -323,10 +323,15 @@ def _k8s_workloads(resource: Resource, config_maps: Mapping[str, Mapping[str, st
     for container in get(pod, "containers", default=[]) or []:
         confs: dict[str, str] = {}
         mounts: list[Mount] = []
+        secret_files: set[str] = set()
         for mount in get(container, "volumeMounts", default=[]) or []:
             name = str(get(mount, "name"))
             path = str(get(mount, "mountPath", default=""))
             volume = volumes.get(name, {})
+            if get(volume, "secret") is not None and (path.rstrip("/") + "/").startswith(SECRETS_DIR):
+                # A Secret volume's keys as files (every key when it lists no items).
+                items = get(volume, "secret", "items", default=None) or [{"path": "*"}]
+                secret_files.update(f"{path.rstrip('/')}/{get(item, 'path')}" for item in items)
             map_name = get(volume, "configMap", "name")
             if map_name is not None:
                 for key, text in (config_maps.get(str(map_name)) or {}).items():
@@ -357,6 +362,7 @@ def _k8s_workloads(resource: Resource, config_maps: Mapping[str, Mapping[str, st
             mounts=tuple(mounts),
             networks=frozenset(),
             command=command,
+            secret_files=frozenset(secret_files),
         )
 
 

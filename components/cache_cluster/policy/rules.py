@@ -207,8 +207,20 @@ def password_set(stack: Stack, settings: Settings) -> Iterator[Finding]:
         has_files = bool(workload.secret_files)  # the ACL users' passwords as files (the entrypoint reads them)
         if not (has_env or has_conf or has_files):
             yield (
-                f"{_who(workload)}this {workload.role} gets no REDIS_PASSWORD (neither as a file under "
+                f"{_who(workload)}this {workload.role} gets no password (neither as a file under "
                 f"{SECRETS_DIR} nor in its environment): it would run without auth",
+                workload.resource.urn,
+            )
+
+
+def passwords_as_files(stack: Stack, settings: Settings) -> Iterator[Finding]:
+    # The cache's own containers: an application's may take REDIS_PASSWORD from its environment (the contract).
+    for workload in stack.of_role(*REDIS_ROLES, "exporter", "hook"):
+        carried = sorted(name for name in workload.env if name in PASSWORD_NAMES or name.endswith("_PASSWORD"))
+        if carried:
+            yield (
+                f"{_who(workload)}this {workload.role} gets {', '.join(carried)} in its environment, where "
+                "`docker inspect`, /proc/<pid>/environ and crash reports show it",
                 workload.resource.urn,
             )
 

@@ -35,8 +35,8 @@ from .pulumi_common import (
     DeployInputError,
     acl_passwords,
     cluster_password,
+    deployment_secret_files,
     internal_passwords,
-    secret_file_contents,
     secret_values,
     spec_json,
 )
@@ -345,8 +345,7 @@ class DockerCacheCluster(pulumi.ComponentResource):
         spec = deployment.spec
         images: dict[str, docker.RemoteImage] = {}
         child = pulumi.ResourceOptions(parent=self)
-        kinds = list(dict.fromkeys(kind for service in deployment.services for kind in service.secret_files.values()))
-        contents = secret_file_contents(kinds, secrets, deployment.exporter_targets)
+        contents = deployment_secret_files(deployment, secrets)
         previous = rolling_predecessors(deployment)
         services = {service.name: service for service in deployment.services}
         containers: dict[str, docker.Container] = {}
@@ -360,7 +359,6 @@ class DockerCacheCluster(pulumi.ComponentResource):
                 images[service.image] = docker.RemoteImage(
                     f"{name}-{key}-image", name=service.image, keep_locally=True, opts=child
                 )
-            # Secret as a whole: every container's env carries the password.
             # Compose's depends_on, and the container before this one in the rolling order. A plain depends_on
             # edge: the Python SDK registers a resource only once its dependencies are done ("all our
             # dependencies must be finished", pulumi/runtime/resource.py), and a dependency waited for with

@@ -14,7 +14,9 @@ import pulumi_random as random
 from pydantic import ValidationError
 
 from .. import acl
+from ..acl import SecretKind
 from ..errors import CacheClusterError, Problem, problems_from_validation
+from ..plan import DeploymentPlan
 from ..spec import Auth, ClusterSpec
 from ..spec import spec_json as spec_json  # the hook's spec, importable from here as before
 
@@ -127,3 +129,11 @@ def secret_file_contents(
             content = passwords[kind]
         contents[kind] = pulumi.Output.secret(content)
     return contents
+
+
+def deployment_secret_files(
+    deployment: DeploymentPlan, passwords: Mapping[str, pulumi.Output[str]]
+) -> dict[SecretKind, pulumi.Output[str]]:
+    """Every secret file any container of the deployment mounts, by kind, as secret Outputs."""
+    kinds = list(dict.fromkeys(kind for service in deployment.services for kind in service.secret_files.values()))
+    return secret_file_contents(kinds, passwords, deployment.exporter_targets)

@@ -37,6 +37,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Results:
         "check-dev-file": Invocation(("check-config", "Pulumi.dev.yaml"), cwd=PROJECT_DIR),
         "check-dev-json": Invocation(("check-config", "--json", str(PROJECT_DIR / "Pulumi.dev.yaml"))),
         "check-stack": Invocation(("check-config", "--stack", "dev", "--project-dir", str(PROJECT_DIR)), cwd=elsewhere),
+        "check-prod-json": Invocation(("check-config", "--json", str(PROJECT_DIR / "Pulumi.prod.yaml"))),
+        "check-prod": Invocation(("check-config", "Pulumi.prod.yaml"), cwd=PROJECT_DIR, env={"COLUMNS": "200"}),
         "env-with-password-set": Invocation(
             ("env", "--stack", "dev", "--project-dir", str(PROJECT_DIR)), env={"REDIS_PASSWORD": PASSWORD}
         ),
@@ -120,7 +122,21 @@ def test_check_config_json(runs: Results) -> None:
     assert document["env"]["REDIS_CLUSTER_NODES"] == BRIEF_NODES
     assert document["env"]["REDIS_PASSWORD"] == "<secret>"
     assert all(port.startswith("127.0.0.1:") for service in document["services"] for port in service["ports"])
+    assert document["services"][0]["address"] == "127.0.0.1:7001"
     assert len(document["exporter_targets"]) == 6 + 2 + 3
+
+
+def test_check_config_shows_where_kubernetes_servers_are_reached_in_the_cluster(runs: Results) -> None:
+    services = {service["name"]: service for service in json.loads(_ok(runs["check-prod-json"]))["services"]}
+    assert services["redis-node-6"]["address"] == "redis-node-6.redis-node-headless.cache.svc.cluster.local:7001"
+    assert services["redis-sentinel-2"]["address"] == (
+        "redis-sentinel-2.redis-sentinel-headless.cache.svc.cluster.local:26379"
+    )
+    assert services["redis-fallback-replica"]["address"] == "redis-fallback-replica.cache.svc.cluster.local:6381"
+    assert services["redis-exporter"]["address"] == "redis-exporter.cache.svc.cluster.local:9121"
+    stdout = _ok(runs["check-prod"])
+    assert "address in the cluster" in stdout and "127.0.0.1" not in stdout
+    assert "redis-fallback.cache.svc.cluster.local:6380" in stdout
 
 
 def test_check_config_by_stack_name_from_another_directory(runs: Results) -> None:

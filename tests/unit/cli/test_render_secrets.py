@@ -47,7 +47,8 @@ def test_a_variable_in_the_environment_wins_and_is_checked(tmp_path: Path) -> No
     result = run_cli("render", "secrets", SPEC, "--dir", str(directory), env={"REDIS_ADMIN_PASSWORD": GIVEN})
     lines = _exports(result)
     assert not any("REDIS_ADMIN_PASSWORD" in line for line in lines)
-    assert not (directory / "redis-admin-password").exists()
+    assert (directory / "redis-admin-password").read_text() == GIVEN  # the directory is complete
+    assert (directory / "redis-admin-password").stat().st_mode & 0o777 == 0o600
     assert GIVEN not in result.stdout + result.stderr
     weak = run_cli("render", "secrets", SPEC, "--dir", str(directory), env={"REDIS_ADMIN_PASSWORD": "short"})
     assert weak.returncode == 2

@@ -95,7 +95,7 @@ def test_analyzer_info_lists_every_policy_with_level_and_config_defaults(pack: P
         "cluster-topology-dev-replicas",
         "images-digest-on-dev",
     ]
-    assert len(levels) == 25
+    assert len(levels) == 26
     by_name = {policy.name: policy for policy in info.policies}
     topology = by_name["cluster-topology"]
     assert topology.configSchema.properties["min_masters"]["default"] == 3
@@ -206,6 +206,23 @@ VIOLATIONS: dict[str, tuple[Callable[[list[Captured]], list[Captured]], set[tupl
             ),
         },
     ),
+    "password in a container's environment, even marked secret": (
+        lambda dev: changed(
+            dev,
+            "cache-cluster-redis-node-3",
+            lambda p: p.setdefault("envs", []).append(secret("REDISCLI_AUTH=PolicyCheckStandIn0123456789abcd")),
+        ),
+        {
+            (
+                "passwords-as-files",
+                "mandatory",
+                "cache-cluster-redis-node-3",
+                "this node gets REDISCLI_AUTH in its environment, where `docker inspect`, /proc/<pid>/environ and "
+                "crash reports show it; fix: mount the passwords as files under /run/secrets/ (Compose secrets, a "
+                "Secret volume, uploads marked secret) and read them there, as the components do",
+            )
+        },
+    ),
     "password on a command line": (
         lambda dev: changed(
             dev,
@@ -269,9 +286,9 @@ VIOLATIONS: dict[str, tuple[Callable[[list[Captured]], list[Captured]], set[tupl
                 "password-set",
                 "mandatory",
                 "cache-cluster-redis-fallback-replica",
-                "this single gets no REDIS_PASSWORD (neither as a file under /run/secrets/ nor in its environment): "
+                "this single gets no password (neither as a file under /run/secrets/ nor in its environment): "
                 "it would run without auth; fix: "
-                "give the container REDIS_PASSWORD from the stack's password (the component does this; keep auth on)",
+                "mount the deployment's secret files into the container (the component does this; keep auth on)",
             )
         },
     ),
