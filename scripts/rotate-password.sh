@@ -42,7 +42,6 @@ require_tools docker cache-cluster tar
 enter_root "${1:-Pulumi.dev.yaml}"
 shift || true
 [[ $# -gt 0 ]] || set -- password
-docker_ready
 
 # The deployment's secrets: kind -> file name and variable (scripts/stack_info.py secrets).
 declare -A FILE_OF VARIABLE_OF
@@ -74,6 +73,7 @@ for kind in "${requested[@]}"; do
     die "$variable is set in the environment: that password is kept by you, not in $SECRETS_DIR; fix: unset it (and keep the new value where you keep it after the rotation)" 2
 done
 
+docker_ready
 load_secrets existing
 stack_init plain
 EXPORTER_MAP_FILE=redis-exporter-password-map
