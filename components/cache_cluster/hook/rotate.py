@@ -131,7 +131,11 @@ def rotate(
             return result
         if phase == "add":
             _set_users(scope, connections, (f">{new_password}",), result, describe)
-            _switch_links(scope, targets, connections, new_password, result, describe)
+            if result.problems:
+                # A link switched now could reconnect to a server that does not know the new password.
+                result.problems.append("no link was switched: the new password is not on every server yet")
+            else:
+                _switch_links(scope, targets, connections, new_password, result, describe)
             if not result.problems:
                 result.problems += _prove_links(scope, targets, connections, link_proof_seconds, describe)
         else:
