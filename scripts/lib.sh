@@ -13,6 +13,8 @@
 
 # The comment block at the top of the running script is its usage: print it.
 print_usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+# `usage_on_help "${1:-}"`: -h / --help prints the script's header comment and exits 0.
+usage_on_help() { case $1 in -h | --help) print_usage; exit 0 ;; esac; }
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${VENV:-.venv}

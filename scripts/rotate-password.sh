@@ -30,12 +30,7 @@ set -euo pipefail
 LOG_TAG=rotate
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-case ${1:-} in
-  -h | --help)
-    print_usage
-    exit 0
-    ;;
-esac
+usage_on_help "${1:-}"
 GRACE=${CACHE_CLUSTER_ROTATE_GRACE:-5}
 EXPORTER_WAIT=30
 require_tools docker cache-cluster tar
