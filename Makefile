@@ -20,8 +20,8 @@ destroy: venv ## Stop the local cluster and delete its data volumes
 status: venv ## Show the cluster's state as a table
 	scripts/status.sh "$(SPEC)"
 
-rotate-password: venv ## Rotate the application user's password on the running cluster, without downtime
-	scripts/rotate-password.sh "$(SPEC)"
+rotate-password: venv ## Rotate passwords on the running cluster without downtime (SECRETS=password|admin|exporter|replication|sentinel|acl:<user>|all)
+	scripts/rotate-password.sh "$(SPEC)" $(SECRETS)
 
 certs: venv ## A TLS spec's CA and certificates into .cache-cluster/tls/ (make up makes them too; kept when current)
 	$(VENV)/bin/cache-cluster render tls-certs "$(SPEC)"
