@@ -67,6 +67,18 @@ def stateful_pods(manifests: Sequence[Manifest]) -> list[Pod]:
     return pods
 
 
+def deployment_pods(manifests: Sequence[Manifest]) -> tuple[list[Pod], list[Pod], Pod]:
+    """The cluster nodes' pods; every other long-running pod (the StatefulSets', then the exporter Deployment's
+    one pod, last); and the hook Job's pod."""
+    every = stateful_pods(manifests)
+    nodes = [pod for pod in every if pod.labels["app.kubernetes.io/component"] == "cluster-node"]
+    exporter = next(item for item in manifests if item["kind"] == "Deployment")
+    job = next(item for item in manifests if item["kind"] == "Job")
+    exporter_pod = Pod(f"{exporter['metadata']['name']}-0", exporter, exporter["spec"]["template"])
+    others = [pod for pod in every if pod not in nodes] + [exporter_pod]
+    return nodes, others, Pod(job["metadata"]["name"], job, job["spec"]["template"])
+
+
 def expand(value: str, known: Mapping[str, str]) -> str:
     """`$(VAR)` as the kubelet expands it: a declared variable's value, anything else left as written."""
     return VARIABLE.sub(lambda match: known.get(match.group(1), match.group(0)), value)

@@ -33,7 +33,7 @@ from redis.cluster import RedisCluster
 
 from tests.conftest import require
 from tests.e2e.drill_keys import DRILL_KEYS, read_drill_values, write_drill_keys
-from tests.e2e.kube_pods import Pod, PodsOnDocker, docker, stateful_pods
+from tests.e2e.kube_pods import Pod, PodsOnDocker, deployment_pods, docker
 
 pytestmark = pytest.mark.e2e
 
@@ -180,12 +180,7 @@ def secret_files(tmp: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    require(_has_docker(), "no Docker engine (scripts/start-dockerd.sh starts one)")
-    found_images = images()
-    for key in ("CACHE_CLUSTER_REDIS_IMAGE", "CACHE_CLUSTER_EXPORTER_IMAGE", "CACHE_CLUSTER_HOOK_IMAGE"):
-        image = found_images.get(key)
-        present = image is not None and docker("image", "inspect", image, check=False).returncode == 0
-        require(present, f"{key} ({image}) is not a local image; run scripts/build-images.sh")
+    found_images = local_images()
     tmp = tmp_path_factory.mktemp("k8s")
     manifests = render(tmp, found_images)
     pods = PodsOnDocker(
@@ -197,15 +192,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         secrets={SECRET: secret_files(tmp)},
         files_dir=tmp / "files",
     )
-    every = stateful_pods(manifests)
-    nodes = [pod for pod in every if pod.labels["app.kubernetes.io/component"] == "cluster-node"]
+    nodes, others, job_pod = deployment_pods(manifests)
     pods.published = {pod.name: (7001, HOST_PORT_BASE + index) for index, pod in enumerate(nodes)}
-    exporter = next(item for item in manifests if item["kind"] == "Deployment")
-    job = next(item for item in manifests if item["kind"] == "Job")
-    job_pod = Pod(job["metadata"]["name"], job, job["spec"]["template"])
     pods.extra_mounts = {job_pod.name: [f"{ROOT / 'components' / 'cache_cluster'}:{HOOK_PACKAGE}:ro"]}
-    others = [pod for pod in every if pod not in nodes] + [Pod(f"{exporter['metadata']['name']}-0", exporter,
-                                                                exporter["spec"]["template"])]  # fmt: skip
     found = Cluster(pods, nodes, others, job_pod, {})
     pods.clean()
     docker("network", "create", "--subnet", f"{SUBNET}.0/24", PREFIX)
@@ -216,6 +205,17 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     finally:
         log("removing the pods' containers, volumes and network")
         pods.clean()
+
+
+def local_images() -> dict[str, str]:
+    """The images the pods run (images()), after checking the engine answers and has each of them."""
+    require(_has_docker(), "no Docker engine (scripts/start-dockerd.sh starts one)")
+    found_images = images()
+    for key in ("CACHE_CLUSTER_REDIS_IMAGE", "CACHE_CLUSTER_EXPORTER_IMAGE", "CACHE_CLUSTER_HOOK_IMAGE"):
+        image = found_images.get(key)
+        present = image is not None and docker("image", "inspect", image, check=False).returncode == 0
+        require(present, f"{key} ({image}) is not a local image; run scripts/build-images.sh")
+    return found_images
 
 
 def _has_docker() -> bool:

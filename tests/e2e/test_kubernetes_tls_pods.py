@@ -27,9 +27,8 @@ from redis.cluster import RedisCluster
 
 from cache_cluster.hook.connect import tls_arguments
 from cache_cluster.tls import ClientFiles
-from tests.conftest import require
-from tests.e2e.kube_pods import Pod, PodsOnDocker, docker, stateful_pods
-from tests.e2e.test_kubernetes_pods import HOOK_PACKAGE, JOB_TIMEOUT, _has_docker, images, log, wait_for
+from tests.e2e.kube_pods import Pod, PodsOnDocker, deployment_pods, docker
+from tests.e2e.test_kubernetes_pods import HOOK_PACKAGE, JOB_TIMEOUT, local_images, log, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -75,12 +74,7 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 @pytest.fixture(scope="module")
 def tls_pods(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsPods]:
-    require(_has_docker(), "no Docker engine (scripts/start-dockerd.sh starts one)")
-    found_images = images()
-    for key in ("CACHE_CLUSTER_REDIS_IMAGE", "CACHE_CLUSTER_EXPORTER_IMAGE", "CACHE_CLUSTER_HOOK_IMAGE"):
-        image = found_images.get(key)
-        present = image is not None and docker("image", "inspect", image, check=False).returncode == 0
-        require(present, f"{key} ({image}) is not a local image; run scripts/build-images.sh")
+    found_images = local_images()
     tmp = tmp_path_factory.mktemp("k8stls")
     spec: dict[str, Any] = {
         "name": PREFIX,
@@ -118,15 +112,9 @@ def tls_pods(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsPods]:
         secrets={SECRET: secret},
         files_dir=tmp / "files",
     )
-    every = stateful_pods(manifests)
-    nodes = [pod for pod in every if pod.labels["app.kubernetes.io/component"] == "cluster-node"]
+    nodes, others, job_pod = deployment_pods(manifests)
     pods.published = {pod.name: (7001, HOST_PORT_BASE + index) for index, pod in enumerate(nodes)}
-    exporter = next(item for item in manifests if item["kind"] == "Deployment")
-    job = next(item for item in manifests if item["kind"] == "Job")
-    job_pod = Pod(job["metadata"]["name"], job, job["spec"]["template"])
     pods.extra_mounts = {job_pod.name: [f"{ROOT / 'components' / 'cache_cluster'}:{HOOK_PACKAGE}:ro"]}
-    exporter_pod = Pod(f"{exporter['metadata']['name']}-0", exporter, exporter["spec"]["template"])
-    others = [pod for pod in every if pod not in nodes] + [exporter_pod]
     found = TlsPods(pods, nodes, others, job_pod, tls_dir)
     pods.clean()
     docker("network", "create", "--subnet", f"{SUBNET}.0/24", PREFIX)
