@@ -20,11 +20,7 @@ import shlex
 import sys
 from pathlib import Path
 
-<<<<<<< HEAD
-from cache_cluster import tls
-=======
-from cache_cluster import acl
->>>>>>> main
+from cache_cluster import acl, tls
 from cache_cluster.acl import APP_USER
 from cache_cluster.environment import SECRETS_STATE_DIR, TLS_STATE_DIR, TLS_STATE_FILES
 from cache_cluster.errors import CacheClusterError
@@ -50,7 +46,13 @@ def _vars(deployment: DeploymentPlan) -> str:
     return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
 
 
-<<<<<<< HEAD
+def _secrets(deployment: DeploymentPlan) -> str:
+    spec = deployment.spec
+    return "".join(
+        f"{kind} {acl.secret_name(kind, spec)} {acl.secret_env(kind, spec)}\n" for kind in acl.password_kinds(spec)
+    )
+
+
 def _tls_options(spec: ClusterSpec) -> str:
     """redis-cli's TLS options on this host, with the files `make up` keeps (none without TLS)."""
     if not spec.tls.enabled:
@@ -60,13 +62,6 @@ def _tls_options(spec: ClusterSpec) -> str:
     if spec.tls.client_certificates != "none":
         options += f" --cert {files['tls-client-cert']} --key {files['tls-client-key']}"
     return options
-=======
-def _secrets(deployment: DeploymentPlan) -> str:
-    spec = deployment.spec
-    return "".join(
-        f"{kind} {acl.secret_name(kind, spec)} {acl.secret_env(kind, spec)}\n" for kind in acl.password_kinds(spec)
-    )
->>>>>>> main
 
 
 def _connect(deployment: DeploymentPlan, spec_path: str, redis_image: str, dashboard: str) -> str:
