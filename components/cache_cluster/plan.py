@@ -15,8 +15,6 @@ import yaml
 from . import addresses, conf
 from .contract import EnvContract, env_contract
 from .environment import PASSWORD_ENV
-from .monitoring.files import prometheus_config_text, rules_text
-from .monitoring.prometheus_config import CONFIG_FILE, RULES_FILE
 from .monitoring.targets import scrape_targets
 from .placement import SlotRange, assign_replicas, even_slot_ranges
 from .spec import BUS_PORT_OFFSET, WILDCARD_ADDRESSES, ClusterSpec
@@ -400,6 +398,11 @@ def _exporter_service(spec: ClusterSpec, depends_on: tuple[Dependency, ...]) -> 
 
 def _prometheus_service(spec: ClusterSpec) -> ServicePlan:
     """Prometheus with the rendered scrape configuration and rules (the same text as monitoring/)."""
+    # Here, not at the top: the rules and the dashboard are imported only by a plan that runs Prometheus (the
+    # hook's commands plan every deployment and start faster without them).
+    from .monitoring.files import prometheus_config_text, rules_text
+    from .monitoring.prometheus_config import CONFIG_FILE, RULES_FILE
+
     prometheus = spec.monitoring.prometheus
     return ServicePlan(
         name=prometheus.name,
