@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SPEC ?= Pulumi.dev.yaml
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: up down destroy status test lint typecheck unit integration e2e venv system images compose monitoring policy bench mutation clean
+.PHONY: up down destroy status rotate-password test lint typecheck unit integration e2e venv system images compose monitoring policy bench mutation clean
 
 up: venv system images ## Start the local cluster on Docker (Compose v2), initialize and validate it
 	scripts/up.sh "$(SPEC)"
@@ -19,6 +19,9 @@ destroy: venv ## Stop the local cluster and delete its data volumes
 
 status: venv ## Show the cluster's state as a table
 	scripts/status.sh "$(SPEC)"
+
+rotate-password: venv ## Rotate the application user's password on the running cluster, without downtime
+	scripts/rotate-password.sh "$(SPEC)"
 
 test: venv system ## Install everything and run every test tier (unit, integration, e2e) plus ruff and mypy
 	scripts/test.sh

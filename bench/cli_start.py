@@ -25,7 +25,7 @@ import yaml
 
 from bench.formation import fresh
 from cache_cluster.hook import run_init
-from tests.integration.harness import Deployment, binaries_present, new_password
+from tests.integration.harness import Deployment, binaries_present, new_passwords
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = Path(sys.executable).with_name("cache-cluster")
@@ -59,8 +59,8 @@ def main() -> int:
     args = parser.parse_args()
     if not binaries_present(("redis-server", "redis-cli")):
         return 2
-    password = new_password()
-    env = {**os.environ, "REDIS_PASSWORD": password, "REDISCLI_AUTH": password}
+    password = new_passwords()["admin"]
+    env = {**os.environ, "REDIS_ADMIN_PASSWORD": password}
     rows: list[tuple[str, float, str, float]] = []
     rows.append(("cache-cluster --help", median_ms([str(CLI), "--help"], args.rounds, env),
                  "redis-cli --version", median_ms(["redis-cli", "--version"], args.rounds, env)))

@@ -120,7 +120,9 @@ def plain_cluster(root: Path, password: str, node_timeout_ms: int) -> tuple[Targ
     if done.returncode != 0:
         raise RuntimeError(f"redis-cli --cluster create failed: {done.stdout[-1000:]}")
     nodes = [(HostPort("127.0.0.1", port), None) for port in servers]
-    return targets_from_nodes(nodes, masters=3, replicas_per_master=1), ProcessFaults(servers, password)
+    # Plain servers with requirepass only (the anchor): the hook signs in with the password alone.
+    targets = targets_from_nodes(nodes, masters=3, replicas_per_master=1, username=None)
+    return targets, ProcessFaults(servers, password)
 
 
 def compose_stack(node_timeout_ms: int, password: str) -> tuple[Targets, DockerFaults, Path]:
@@ -133,7 +135,12 @@ def compose_stack(node_timeout_ms: int, password: str) -> tuple[Targets, DockerF
     spec_file.write_text(yaml.safe_dump(data), encoding="utf-8")
     up = subprocess.run(
         ["scripts/up.sh", str(spec_file.relative_to(ROOT))], cwd=ROOT, capture_output=True, text=True, timeout=600,
-        env={**os.environ, "REDIS_PASSWORD": password, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+        # The drills act as the admin user: its password is the one given (the others come from .cache-cluster).
+        env={
+            **os.environ,
+            "REDIS_ADMIN_PASSWORD": password,
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        },
         check=False,
     )
     if up.returncode != 0:

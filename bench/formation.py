@@ -34,7 +34,7 @@ from cache_cluster.hook import run_init
 from cache_cluster.hook.connect import client, close
 from cache_cluster.hook.converge import wait_fully_ready
 from cache_cluster.spec import ClusterSpec
-from tests.integration.harness import Deployment, binaries_present, free_block, make_spec, new_password
+from tests.integration.harness import Deployment, binaries_present, free_block, make_spec, new_passwords
 
 SETTLE = 2.1
 STEP_TIMEOUT = 60.0
@@ -42,6 +42,7 @@ CLI = Path(sys.executable).with_name("cache-cluster")
 
 
 def fresh(root: Path, label: str, password: str) -> Deployment:
+    """A deployment of fresh nodes whose admin user (the hook's, and redis-cli's here) has `password`."""
     default = ClusterSpec().topology
     spec = make_spec(
         masters=default.masters,
@@ -50,7 +51,8 @@ def fresh(root: Path, label: str, password: str) -> Deployment:
         tier=None,
         node_timeout_ms=default.node_timeout_ms,
     )
-    return Deployment(root / f"{label}-{time.monotonic_ns()}", spec, password, with_tier=False).start()
+    passwords = new_passwords() | {"admin": password}
+    return Deployment(root / f"{label}-{time.monotonic_ns()}", spec, passwords, with_tier=False).start()
 
 
 def settle(started: float, enabled: bool) -> None:
@@ -101,7 +103,7 @@ def run_hook_cli(root: Path, password: str, settle_first: bool) -> float:
             [str(CLI), "init", str(spec_file), "--via", "published", "--json", "--timeout", str(STEP_TIMEOUT)],
             capture_output=True,
             text=True,
-            env={**os.environ, "REDIS_PASSWORD": password},
+            env={**os.environ, "REDIS_ADMIN_PASSWORD": password},
             timeout=STEP_TIMEOUT + 30,
             check=False,
         )
@@ -120,7 +122,8 @@ def run_redis_cli(root: Path, password: str, settle_first: bool) -> float:
         addresses = [f"127.0.0.1:{server.port}" for server in deployment.nodes.values()]
         started = time.monotonic()
         done = subprocess.run(
-            ["redis-cli", "--cluster", "create", *addresses, "--cluster-replicas", "1", "--cluster-yes"],
+            ["redis-cli", "--user", "admin", "--cluster", "create", *addresses, "--cluster-replicas", "1",
+             "--cluster-yes"],
             capture_output=True,
             text=True,
             # REDISCLI_AUTH is redis-cli's -a, without the password on the command line.
@@ -144,7 +147,7 @@ def main() -> int:
     args = parser.parse_args()
     if not binaries_present(("redis-server", "redis-cli")):
         return 2
-    password = new_password()
+    password = new_passwords()["admin"]
     root = Path(tempfile.mkdtemp(prefix="cache-cluster-bench-"))
     hook: list[float] = []
     rerun: list[float] = []

@@ -7,7 +7,7 @@ marks scripts/up.sh writes (CACHE_CLUSTER_TIMINGS):
   prereqs   make's `venv system images`: packages installed, dockerd answering (scripts/start-dockerd.sh),
             images up to date: all no-op checks here
   engine    up.sh's engine check: `docker info` answers, Compose v2 found
-  prepare   image tags from scripts/images.env, the password file, the password check
+  prepare   image tags from scripts/images.env, the secret files, the password check
   render    cache-cluster render compose SPEC --output .cache-cluster/<name>/docker-compose.yml
   compose   docker compose up -d --wait: every container started and every health check passing
   init      cache-cluster init SPEC --via published: cluster formed, converged and validated
@@ -56,8 +56,8 @@ def compose_binary() -> str:
 
 
 def environment() -> dict[str, str]:
-    """The user's environment without REDIS_PASSWORD: `make up` reads or creates .cache-cluster/password."""
-    env = {key: value for key, value in os.environ.items() if key != "REDIS_PASSWORD"}
+    """The user's environment without the secrets' variables: `make up` reads or creates .cache-cluster/secrets."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("REDIS_")}
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     return env
 

@@ -69,6 +69,8 @@ def main() -> None:
     pulumi.export("node_endpoints", cluster.node_endpoints)
     pulumi.export("host_address_map", cluster.host_address_map)
     pulumi.export("exporter_url", cluster.exporter_url)
+    # Secret: the hook's user, for running `cache-cluster status` by hand (pulumi stack output --show-secrets).
+    pulumi.export("admin_password", cluster.admin_password)
     if cluster.acl_passwords:
         pulumi.export("acl_passwords", cluster.acl_passwords)
 

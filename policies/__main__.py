@@ -12,6 +12,7 @@ PolicyPack(
         policy("cluster-topology-dev-replicas"),
         policy("password-secret"),
         policy("password-set"),
+        policy("passwords-as-files"),
         policy("password-never-plain"),
         policy("images-pinned"),
         policy("images-digest-on-dev"),

@@ -9,7 +9,7 @@
 #     STACK_DIR          .cache-cluster/<STACK_NAME>: where up.sh renders the Compose file
 #     COMPOSE_FILE_PATH  $STACK_DIR/docker-compose.yml
 #     COMPOSE            the Compose v2 command (an array)
-#   With check-password, REDIS_PASSWORD (load_password sets it) is checked against the spec's rules too.
+#   With check-password, REDIS_PASSWORD (load_secrets sets it) is checked against the spec's rules too.
 
 # The comment block at the top of the running script is its usage: print it.
 print_usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -21,7 +21,7 @@ PATH="$VENV/bin:$PATH"
 export PATH
 PY="$VENV/bin/python"
 STATE_DIR=.cache-cluster
-PASSWORD_FILE="$STATE_DIR/password"
+SECRETS_DIR=${CACHE_CLUSTER_SECRETS_DIR:-$STATE_DIR/secrets}
 IMAGES_ENV=${CACHE_CLUSTER_IMAGES_ENV:-scripts/images.env}
 
 log() { printf '[%s] %s\n' "${LOG_TAG:-cache-cluster}" "$*"; }
@@ -114,29 +114,16 @@ load_images() {
   done < <(grep -E '^[A-Z_]+=' "$IMAGES_ENV")
 }
 
-# REDIS_PASSWORD from the environment, else from .cache-cluster/password, else (mode "create") a new random
-# one written there: 32 letters and digits, file 0600 in a 0700 directory. The value is never printed.
-load_password() {
-  local mode=${1:-create}
-  if [[ -n ${REDIS_PASSWORD:-} ]]; then
-    log "password: from REDIS_PASSWORD in the environment"
-  elif [[ -f $PASSWORD_FILE ]]; then
-    REDIS_PASSWORD=$(<"$PASSWORD_FILE")
-    [[ -n $REDIS_PASSWORD ]] || die "$PASSWORD_FILE is empty; fix: delete it (make up creates a new one) or write one"
-    log "password: from $PASSWORD_FILE"
-  elif [[ $mode != create ]]; then
-    die "REDIS_PASSWORD is not set and $PASSWORD_FILE does not exist; fix: run 'make up' or export REDIS_PASSWORD" 2
-  else
-    (umask 077 && mkdir -p "$STATE_DIR")
-    chmod 0700 "$STATE_DIR"
-    local tmp
-    tmp=$(mktemp "$PASSWORD_FILE.XXXXXX")
-    chmod 0600 "$tmp"
-    # Letters and digits only: valid in redis.conf, shells and URLs without quoting.
-    "$PY" -c 'import secrets, string; a = string.ascii_letters + string.digits; print("".join(secrets.choice(a) for _ in range(32)))' >"$tmp"
-    mv -f "$tmp" "$PASSWORD_FILE"
-    REDIS_PASSWORD=$(<"$PASSWORD_FILE")
-    log "password: generated a new one into $PASSWORD_FILE (mode 0600; not printed)"
+# The deployment's secrets (the ACL users' passwords, components/cache_cluster/acl.py): each from the environment
+# (REDIS_PASSWORD, REDIS_ADMIN_PASSWORD, ...), else from its file in .cache-cluster/secrets/, else generated there
+# (mode "create"; 0600 files in a 0700 directory). `cache-cluster render secrets` prints `export` lines that read
+# the files: no value is ever printed. Compose copies them into the containers as files, never as environment.
+load_secrets() {
+  local mode=${1:-create} exports
+  if [[ $mode != create && ! -d $SECRETS_DIR && -z ${REDIS_ADMIN_PASSWORD:-} ]]; then
+    die "$SECRETS_DIR does not exist and REDIS_ADMIN_PASSWORD is not set; fix: run 'make up' or export the secrets" 2
   fi
-  export REDIS_PASSWORD
+  exports=$(cache-cluster render secrets "$SPEC" --dir "$SECRETS_DIR") ||
+    die "the secrets for $SPEC cannot be prepared (see the error above)" 2
+  eval "$exports"
 }

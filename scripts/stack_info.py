@@ -7,7 +7,7 @@ Usage: python scripts/stack_info.py vars SPEC [--check-password]
        python scripts/stack_info.py connect SPEC [REDIS_IMAGE [DASHBOARD]]
          what `make up` prints at the end: the applications' env contract (password hidden), the host
          address map, redis-cli examples, the exporter's and Prometheus' URLs, the dashboard's path,
-         where the password is
+         where the secrets are
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from cache_cluster.acl import APP_USER
+from cache_cluster.environment import SECRETS_STATE_DIR
 from cache_cluster.errors import CacheClusterError
 from cache_cluster.loader import load_spec_file, password_from_env
 from cache_cluster.plan import DeploymentPlan, client_host, plan
@@ -50,11 +52,12 @@ def _connect(deployment: DeploymentPlan, spec_path: str, redis_image: str, dashb
         f"map name:port -> {publish}:port (e.g. redis-py RedisCluster(address_remap=...)):",
         *(f"  {name.ljust(width)} -> {address}" for name, address in published.items()),
         "",
-        "Try it (the password is read from the file, never typed or printed):",
-        f'  REDISCLI_AUTH="$(cat {PASSWORD_FILE})" redis-cli -h {publish} -p {host_port} cluster info',
+        "Try it as the application's user (the password is read from its file on stdin, never typed or printed):",
+        f"  redis-cli -h {publish} -p {host_port} --user {APP_USER} --askpass cluster info < {PASSWORD_FILE}",
         "  # a cluster client inside the network, following MOVED by name:",
-        f'  REDISCLI_AUTH="$(cat {PASSWORD_FILE})" docker run --rm -it --network {spec.network.name} \\',
-        f"    -e REDISCLI_AUTH {redis_image} redis-cli -c -h {first.name} -p {first.port}",
+        f"  docker run --rm -i --network {spec.network.name} {redis_image} \\",
+        f"    redis-cli -c -h {first.name} -p {first.port} --user {APP_USER} --askpass set greeting hello"
+        f" < {PASSWORD_FILE}",
     ]
     if spec.exporter.enabled:
         exporter = published[f"{spec.exporter.name}:{spec.exporter.port}"]
@@ -73,7 +76,9 @@ def _connect(deployment: DeploymentPlan, spec_path: str, redis_image: str, dashb
         ]
     lines += [
         "",
-        f"Password: {PASSWORD_FILE} (mode 0600), unless REDIS_PASSWORD was set when `make up` ran.",
+        f"Secrets: {SECRETS_STATE_DIR}/ (mode 0600), one file per ACL user, unless the variables were set when",
+        f"`make up` ran; the application's is {PASSWORD_FILE} (REDIS_USERNAME={APP_USER}), the hook's admin user's",
+        f"{SECRETS_STATE_DIR}/redis-admin-password (REDIS_ADMIN_PASSWORD).",
         f"State: make status SPEC={spec_path}   Stop, keeping the data: make down SPEC={spec_path}",
         f"Delete everything, data volumes included: make destroy SPEC={spec_path}",
     ]

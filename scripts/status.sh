@@ -24,7 +24,7 @@ fi
 require_tools docker cache-cluster
 enter_root "$spec"
 docker_ready
-load_password existing >&2
+load_secrets existing >&2
 stack_init plain
 
 if [[ " $* " != *" --json "* ]]; then

@@ -7,7 +7,8 @@
 # Steps (each says what it waits for, each wait has a deadline):
 #   1. images:   CACHE_CLUSTER_REDIS_IMAGE / _EXPORTER_IMAGE / _PROMETHEUS_IMAGE / _HOOK_IMAGE from
 #                scripts/images.env, unless already set in the environment
-#   2. password: REDIS_PASSWORD, else .cache-cluster/password, else a new random one written there (0600)
+#   2. secrets:  every ACL user's password: from the environment, else .cache-cluster/secrets/<name>, else a new
+#                random one written there (0600); Compose copies them into the containers as files
 #   3. render:   .cache-cluster/<name>/docker-compose.yml from SPEC (for Pulumi.dev.yaml that is the
 #                checked-in docker-compose.cache-cluster.yml, which a unit test keeps identical), and
 #                .cache-cluster/<name>/monitoring/ (prometheus.yml, rules, the Grafana dashboard)
@@ -47,7 +48,7 @@ docker_ready
 mark engine
 
 load_images
-load_password create
+load_secrets create
 stack_init check-password
 log "stack $STACK_NAME from $SPEC"
 mark prepared

@@ -1,16 +1,17 @@
 """Pure renderers for the files the containers run from: redis.conf, sentinel.conf and the entrypoints.
 
-No rendered file holds a secret. Each entrypoint reads the password from the environment at start and writes
-the auth lines into a private file under /tmp (the container's own writable layer), which the config includes.
+No rendered file holds a secret. Each entrypoint reads the passwords from the secret files (acl.py says which,
+and where) at start and writes the users into a private file under /tmp (the container's own writable layer),
+which the config includes; no password ever sits in a process's environment or command line.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from . import addresses
-from .environment import PASSWORD_ENV
-from .spec import AclUser, ClusterSpec
+from . import acl, addresses
+from .acl import SecretKind
+from .spec import ClusterSpec
 
 CONFIG_DIR = "/etc/cache-cluster"
 DATA_DIR = "/data"
@@ -118,42 +119,56 @@ def render_sentinel_conf(spec: ClusterSpec, *, hostname: str | None, port: int) 
     )
 
 
-def acl_user_line(user: AclUser, password_reference: str) -> str:
-    """One ACL `user` directive; password_reference is a shell expression expanded at container start."""
-    return f"user {user.name} on >{password_reference} {user.rules}"
+def _shell_variable(kind: SecretKind) -> str:
+    """The entrypoint's (unexported) shell variable holding one secret: `secret_acl_app_two` for acl:app-two."""
+    return "secret_" + "".join(char if char.isalnum() else "_" for char in kind)
 
 
-def _auth_writer(spec: ClusterSpec, *, sentinel: bool, announce_env: str | None = None) -> list[str]:
-    """Shell lines that write the auth include from the environment (printf is a builtin: no argv leak).
+# Reads a secret file with the shell's own `read`: the value never reaches a process's argv or environment.
+# The characters are the spec's password rule, so the value needs no quoting in a config file.
+_READ_SECRET = r"""
+secret() {
+  if [ ! -r "$1" ]; then
+    echo "cache-cluster: cannot read the secret file $1; fix: mount it (the plan's secret files)" >&2
+    exit 1
+  fi
+  value=""
+  IFS= read -r value < "$1" || true
+  case "$value" in
+    "" | *[!A-Za-z0-9._~+=-]*)
+      echo "cache-cluster: $1 is empty or has characters other than A-Za-z0-9._~+=-; fix: write a valid password" >&2
+      exit 1 ;;
+  esac
+  printf '%s' "$value"
+}
+""".strip("\n")
+
+
+def _auth_writer(spec: ClusterSpec, role: acl.ServerRole, *, announce_env: str | None = None) -> list[str]:
+    """Shell lines that read the secret files and write the auth include (printf is a builtin: no argv leak).
 
     `announce_env`: a variable holding the name this server announces, written into the include as well.
     """
-    env = PASSWORD_ENV
-    lines = [
-        f': "${{{env}:?{env} is not set: export it before starting}}"',
-        "umask 077",
-        f"mkdir -p {RUNTIME_DIR}",
-    ]
-    announce = []
+    lines = ["umask 077", f"mkdir -p {RUNTIME_DIR}", _READ_SECRET]
+    for kind in acl.server_secret_kinds(spec, role):
+        lines.append(f"{_shell_variable(kind)}=$(secret {acl.secret_path(kind, spec)})")
+    directives = acl.auth_directives(spec, role, lambda kind: "${" + _shell_variable(kind) + "}")
+    lines.append("printf '%s\\n' \\")
+    lines += [f'  "{directive}" \\' for directive in directives]
+    lines.append(f"  > {AUTH_INCLUDE}")
+    lines.append("unset " + " ".join(_shell_variable(kind) for kind in acl.server_secret_kinds(spec, role)))
     if announce_env is not None:
-        directive = "sentinel announce-ip" if sentinel else "cluster-announce-hostname"
-        announce = [
+        directive = "sentinel announce-ip" if role == "sentinel" else "cluster-announce-hostname"
+        lines += [
             f': "${{{announce_env}:?{announce_env} is not set: the name this server announces}}"',
             f"printf '{directive} %s\\n' \"${announce_env}\" >> {AUTH_INCLUDE}",
         ]
-    if sentinel:
-        name = spec.sentinels.master_name
-        lines.append(
-            f"printf 'requirepass %s\\nsentinel auth-pass {name} %s\\nsentinel sentinel-pass %s\\n' "
-            f'"${env}" "${env}" "${env}" > {AUTH_INCLUDE}'
-        )
-        return lines + announce
-    lines.append(f'printf \'requirepass %s\\nmasterauth %s\\n\' "${env}" "${env}" > {AUTH_INCLUDE}')
-    for user in spec.auth.acl_users:
-        user_env = user.password_env
-        lines.append(f': "${{{user_env}:?{user_env} is not set}}"')
-        lines.append(f"printf '%s\\n' \"{acl_user_line(user, '$' + user_env)}\" >> {AUTH_INCLUDE}")
-    return lines + announce
+    return lines
+
+
+def cli_as(user: str) -> str:
+    """redis-cli signed in as `user`, its password read from stdin (`--askpass`): in no argv, no environment."""
+    return f"redis-cli --no-auth-warning --user {user} --askpass"
 
 
 # After a full restart every node may come back on a new IP while nodes.conf still holds the old ones, and no
@@ -165,10 +180,9 @@ REJOIN_PING_SECONDS = 900
 
 _REJOIN = r"""
 rejoin() {
-  export REDISCLI_AUTH="$1"
-  port="$2"
+  port="$1"
   round=0
-  until [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; do
+  until [ "$(cli -p "$port" ping 2>/dev/null)" = PONG ]; do
     # A node loading a large AOF answers LOADING, not PONG, for as long as loading takes.
     round=$((round + 1)); [ "$round" -gt __PING_ROUNDS__ ] && return 0; sleep 1
   done
@@ -176,7 +190,7 @@ rejoin() {
   while [ "$round" -lt __ROUNDS__ ]; do
     round=$((round + 1))
     lost=0
-    redis-cli -p "$port" cluster nodes > "$RUNTIME_DIR/nodes.txt" 2>/dev/null || { sleep 2; continue; }
+    cli -p "$port" cluster nodes > "$RUNTIME_DIR/nodes.txt" 2>/dev/null || { sleep 2; continue; }
     while read -r id address flags master ping pong epoch link rest; do
       case "$flags" in *myself*|*noaddr*) continue ;; esac
       [ "$link" = disconnected ] || continue
@@ -185,11 +199,11 @@ rejoin() {
       host="${address#*,}"; host="${host%%,*}"
       peer_port="${address%%@*}"; peer_port="${peer_port##*:}"
       bus_port="${address#*@}"; bus_port="${bus_port%%,*}"
-      info="$(redis-cli -h "$host" -p "$peer_port" client info 2>/dev/null)" || continue
+      info="$(cli -h "$host" -p "$peer_port" client info 2>/dev/null)" || continue
       case "$info" in *laddr=*) ;; *) continue ;; esac
       laddr="${info#*laddr=}"; laddr="${laddr%% *}"; ip="${laddr%:*}"
       echo "cache-cluster: re-meeting $host at $ip:$peer_port (node $id was unreachable at its old address)"
-      redis-cli -p "$port" cluster meet "$ip" "$peer_port" "$bus_port" > /dev/null 2>&1 || true
+      cli -p "$port" cluster meet "$ip" "$peer_port" "$bus_port" > /dev/null 2>&1 || true
     done < "$RUNTIME_DIR/nodes.txt"
     [ "$lost" -eq 0 ] && return 0
     sleep 2
@@ -204,18 +218,20 @@ def render_node_entrypoint(spec: ClusterSpec, *, port: int, announce_env: str | 
     return "\n".join(
         [
             "#!/bin/sh",
-            "# Rendered by cache-cluster: write auth from the environment, rejoin peers after an address change,",
-            "# then run redis-server in the foreground.",
+            "# Rendered by cache-cluster: write the users from the secret files, rejoin peers after an address",
+            "# change, then run redis-server in the foreground.",
             "set -eu",
             f"RUNTIME_DIR={RUNTIME_DIR}",
-            *_auth_writer(spec, sentinel=False, announce_env=announce_env),
+            *_auth_writer(spec, "cluster-node", announce_env=announce_env),
+            # The rejoin loop signs in as the admin user, its password on redis-cli's stdin.
+            f'cli() {{ {cli_as(acl.ADMIN_USER)} "$@" < {acl.secret_path(acl.ADMIN_USER, spec)}; }}',
             _REJOIN.replace("__ROUNDS__", str(REJOIN_ROUNDS))
             .replace("__PING_ROUNDS__", str(REJOIN_PING_SECONDS))
             .strip("\n"),
             # Started from a subshell that exits at once, so the loop is re-parented to pid 1 (tini, Compose's
             # `init: true`), which reaps it. As a direct child it would outlive the `exec` as a child of
             # redis-server, which reaps it only during its next fork ("detected child with unmatched pid").
-            f'(rejoin "${PASSWORD_ENV}" {port} &)',
+            f"(rejoin {port} &)",
             f"exec redis-server {CONFIG_DIR}/redis.conf",
             "",
         ]
@@ -227,9 +243,9 @@ def render_server_entrypoint(spec: ClusterSpec) -> str:
     return "\n".join(
         [
             "#!/bin/sh",
-            "# Rendered by cache-cluster: write auth from the environment, then run redis-server.",
+            "# Rendered by cache-cluster: write the users from the secret files, then run redis-server.",
             "set -eu",
-            *_auth_writer(spec, sentinel=False),
+            *_auth_writer(spec, "fallback"),
             f"exec redis-server {CONFIG_DIR}/redis.conf",
             "",
         ]
@@ -241,9 +257,9 @@ def render_sentinel_entrypoint(spec: ClusterSpec, *, announce_env: str | None = 
     return "\n".join(
         [
             "#!/bin/sh",
-            "# Rendered by cache-cluster: sentinel needs a writable config; auth comes from the environment.",
+            "# Rendered by cache-cluster: sentinel needs a writable config; its users come from the secret files.",
             "set -eu",
-            *_auth_writer(spec, sentinel=True, announce_env=announce_env),
+            *_auth_writer(spec, "sentinel", announce_env=announce_env),
             f"cat {CONFIG_DIR}/sentinel.conf {AUTH_INCLUDE} > {RUNTIME_DIR}/sentinel.conf",
             f"rm -f {AUTH_INCLUDE}",
             f"exec redis-server {RUNTIME_DIR}/sentinel.conf --sentinel",

@@ -1,7 +1,8 @@
 """The applications' environment contract: the variables a service reads to find its cache.
 
 The brief's names stay (`REDIS_CLUSTER_ENABLED`, `REDIS_CLUSTER_NODES`, `REDIS_PASSWORD`); the fallback chain's
-settings are added beside them. Stack outputs and the rendered `.env` both come from `env_contract`.
+settings and `REDIS_USERNAME` (the application's ACL user, whose password REDIS_PASSWORD is) are added beside
+them. Stack outputs and the rendered `.env` both come from `env_contract`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from . import addresses
+from .acl import APP_USER
 from .spec import ClusterSpec
 
 HIDDEN = "********"
@@ -66,4 +68,5 @@ def env_contract(spec: ClusterSpec) -> EnvContract:
             "CACHE_MEMORY_MAX_MB": str(tier.max_memory_mb),
             "CACHE_MEMORY_TTL_SECONDS": str(tier.ttl_seconds),
         }
+    public["REDIS_USERNAME"] = APP_USER
     return EnvContract(public=public, secret={"REDIS_PASSWORD": "password"})

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .environment import PASSWORD_ENV, PASSWORD_FILE
+from .environment import PASSWORD_ENV, SECRETS_STATE_DIR, secret_file_name
 from .errors import CacheClusterError, Problem, problems_from_validation
 from .spec import DNS_LABEL, ClusterSpec
 
@@ -102,38 +102,43 @@ def stack_file(stack: str, project_dir: Path) -> Path:
     )
 
 
-def generated_password_file(start: Path | None = None) -> Path | None:
-    """The password file `make up` generated (`.cache-cluster/password`) in `start` (default: cwd) or above."""
+def generated_secret_file(variable: str, start: Path | None = None) -> Path | None:
+    """The file `make up` (`render secrets`) wrote for `variable` (`.cache-cluster/secrets/<redis-...>`), in
+    `start` (default: cwd) or a parent."""
     here = (start or Path.cwd()).resolve()
+    relative = Path(SECRETS_STATE_DIR) / secret_file_name(variable)
     for directory in (here, *here.parents):
-        candidate = directory / PASSWORD_FILE
+        candidate = directory / relative
         if candidate.is_file():
             return candidate
     return None
 
 
-def password_from_env(env: Mapping[str, str] | None = None, *, required: bool = True) -> str | None:
-    """The shared password from REDIS_PASSWORD, checked with the spec's own password rules.
+def password_from_env(
+    env: Mapping[str, str] | None = None, *, required: bool = True, variable: str = PASSWORD_ENV
+) -> str | None:
+    """A password from the environment variable `variable` (REDIS_PASSWORD: the application user's), checked
+    with the spec's own password rules.
 
-    With the process's own environment (`env` None) and REDIS_PASSWORD unset, the password `make up` generated
-    is used: `.cache-cluster/password` in the working directory or a parent.
+    With the process's own environment (`env` None) and `variable` unset, the file `make up` generated for it
+    is used: `.cache-cluster/secrets/<variable, lowercase, dashed>` in the working directory or a parent.
     """
     source = os.environ if env is None else env
-    value = source.get(PASSWORD_ENV)
-    origin = PASSWORD_ENV
+    value = source.get(variable)
+    origin = variable
     if not value and env is None:
-        found = generated_password_file()
+        found = generated_secret_file(variable)
         if found is not None:
             try:
                 value = found.read_text(encoding="utf-8").strip()
             except OSError as error:
-                raise CacheClusterError(f"cannot read {found}: {error.strerror}; fix: export {PASSWORD_ENV}") from None
+                raise CacheClusterError(f"cannot read {found}: {error.strerror}; fix: export {variable}") from None
             origin = str(found)
     if not value:
         if required:
             raise CacheClusterError(
-                f"{PASSWORD_ENV} is not set; fix: export {PASSWORD_ENV}, or run `make up` here "
-                f"(it writes {PASSWORD_FILE}, which is read when {PASSWORD_ENV} is unset)"
+                f"{variable} is not set; fix: export {variable}, or run `make up` here (it writes "
+                f"{SECRETS_STATE_DIR}/{secret_file_name(variable)}, which is read when {variable} is unset)"
             )
         return None
     try:

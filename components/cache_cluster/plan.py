@@ -12,9 +12,9 @@ from typing import Literal
 
 import yaml
 
-from . import addresses, conf
+from . import acl, addresses, conf
+from .acl import SecretKind
 from .contract import EnvContract, env_contract
-from .environment import PASSWORD_ENV
 from .monitoring.targets import scrape_targets
 from .placement import SlotRange, assign_replicas, even_slot_ranges
 from .spec import BUS_PORT_OFFSET, WILDCARD_ADDRESSES, ClusterSpec
@@ -31,8 +31,9 @@ ENTRYPOINT_PATH = f"{conf.CONFIG_DIR}/entrypoint.sh"
 # Files are root-owned in the container and must be readable by the redis user (uid 999); scripts run.
 CONFIG_FILE_MODE = 0o444
 SCRIPT_FILE_MODE = 0o555
-# A secret environment variable maps to the kind of secret it carries: "password", or "acl:<user>".
-SecretKind = str
+# Secret files too are root-owned (Compose copies them in as root, and cannot chown them to a numeric user the
+# image's passwd does not name): readable by the container's one user, which is the point of them.
+SECRET_FILE_MODE = 0o444
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,9 @@ class ServicePlan:
     entrypoint: tuple[str, ...]
     command: tuple[str, ...]
     env: Mapping[str, str]
-    secret_env: Mapping[str, SecretKind]
+    # Secret files in the container: path -> the kind of secret it holds (acl.py). No secret is ever passed in
+    # the environment; every target mounts these (Compose `secrets:`, Docker uploads, a Kubernetes Secret volume).
+    secret_files: Mapping[str, SecretKind]
     ports: tuple[PortMapping, ...]
     volumes: tuple[VolumeMount, ...]
     files: Mapping[str, str]
@@ -220,32 +223,20 @@ def plan_nodes(spec: ClusterSpec) -> tuple[NodePlan, ...]:
     return tuple(nodes)
 
 
-def _ping_check(port: int) -> HealthCheck:
-    # redis-cli exits 0 even on NOAUTH, so the check compares the reply; REDISCLI_AUTH comes from the env.
-    return HealthCheck(test=("CMD-SHELL", f'[ "$(redis-cli -p {port} ping)" = PONG ]'))
+def _ping_check(spec: ClusterSpec, port: int) -> HealthCheck:
+    # redis-cli exits 0 even on NOAUTH, so the check compares the reply. It signs in as the exporter user (PING
+    # and INFO only), the password on stdin from the secret file: nothing in the check's text or environment.
+    password_file = acl.secret_path(acl.EXPORTER_USER, spec)
+    cli = conf.cli_as(acl.EXPORTER_USER)
+    return HealthCheck(test=("CMD-SHELL", f'[ "$({cli} -p {port} ping < {password_file})" = PONG ]'))
 
 
 def _published(spec: ClusterSpec, port: int) -> tuple[PortMapping, ...]:
     return (PortMapping(spec.network.publish_address, port, port),)
 
 
-def secret_variable(spec: ClusterSpec, kind: SecretKind) -> str:
-    """The variable (and Kubernetes Secret key) that holds the secret of this kind ("password", "acl:<user>")."""
-    if kind == "password":
-        return PASSWORD_ENV
-    if kind.startswith("acl:"):
-        user_name = kind.removeprefix("acl:")
-        for user in spec.auth.acl_users:
-            if user.name == user_name:
-                return user.password_env
-    raise ValueError(f"unknown secret kind {kind!r}")
-
-
-def _secret_env(spec: ClusterSpec, *, acl: bool) -> dict[str, SecretKind]:
-    secrets: dict[str, SecretKind] = {PASSWORD_ENV: "password", "REDISCLI_AUTH": "password"}
-    if acl:
-        secrets |= {user.password_env: f"acl:{user.name}" for user in spec.auth.acl_users}
-    return secrets
+def _secret_files(spec: ClusterSpec, kinds: tuple[SecretKind, ...]) -> dict[str, SecretKind]:
+    return {acl.secret_path(kind, spec): kind for kind in kinds}
 
 
 def _redis_service(
@@ -256,6 +247,7 @@ def _redis_service(
     port: int,
     config: str,
     entrypoint_script: str,
+    server_role: acl.ServerRole,
     depends_on: tuple[Dependency, ...] = (),
 ) -> ServicePlan:
     return ServicePlan(
@@ -265,11 +257,11 @@ def _redis_service(
         entrypoint=("sh", ENTRYPOINT_PATH),
         command=(),
         env={},
-        secret_env=_secret_env(spec, acl=True),
+        secret_files=_secret_files(spec, acl.server_secret_kinds(spec, server_role)),
         ports=_published(spec, port),
         volumes=(VolumeMount(f"{name}-data", conf.DATA_DIR),),
         files={f"{conf.CONFIG_DIR}/redis.conf": config, ENTRYPOINT_PATH: entrypoint_script},
-        healthcheck=_ping_check(port),
+        healthcheck=_ping_check(spec, port),
         depends_on=depends_on,
         memory_mb=spec.memory.container_memory_mb,
         cpu_limit=spec.memory.cpu_limit,
@@ -287,6 +279,7 @@ def plan_services(spec: ClusterSpec, nodes: tuple[NodePlan, ...]) -> tuple[Servi
             port=node.port,
             config=conf.render_node_conf(spec, hostname=node.host, port=node.port),
             entrypoint_script=conf.render_node_entrypoint(spec, port=node.port),
+            server_role="cluster-node",
         )
         for node in nodes
     ]
@@ -303,6 +296,7 @@ def plan_services(spec: ClusterSpec, nodes: tuple[NodePlan, ...]) -> tuple[Servi
                 port=fallback.primary_port,
                 config=conf.render_fallback_conf(spec, hostname=primary.host, port=primary.port, replica_of=None),
                 entrypoint_script=server_entrypoint,
+                server_role="fallback",
             )
         )
         services.append(
@@ -318,6 +312,7 @@ def plan_services(spec: ClusterSpec, nodes: tuple[NodePlan, ...]) -> tuple[Servi
                     replica_of=(primary.host, primary.port),
                 ),
                 entrypoint_script=server_entrypoint,
+                server_role="fallback",
                 depends_on=(primary_healthy,),
             )
         )
@@ -344,7 +339,7 @@ def _sentinel_services(spec: ClusterSpec, depends_on: tuple[Dependency, ...]) ->
                 entrypoint=("sh", ENTRYPOINT_PATH),
                 command=(),
                 env={},
-                secret_env=_secret_env(spec, acl=False),
+                secret_files=_secret_files(spec, acl.server_secret_kinds(spec, "sentinel")),
                 ports=_published(spec, port),
                 volumes=(),
                 files={
@@ -353,7 +348,7 @@ def _sentinel_services(spec: ClusterSpec, depends_on: tuple[Dependency, ...]) ->
                     ),
                     ENTRYPOINT_PATH: entrypoint_script,
                 },
-                healthcheck=_ping_check(port),
+                healthcheck=_ping_check(spec, port),
                 depends_on=depends_on,
                 memory_mb=64,
                 user=REDIS_USER,
@@ -381,10 +376,14 @@ def _exporter_service(spec: ClusterSpec, depends_on: tuple[Dependency, ...]) -> 
             f"--redis.addr=redis://{first_node}",
             f"--web.listen-address=:{exporter.port}",
             "--include-system-metrics=false",
+            # Signs in as the exporter user everywhere, with the password its map file gives for each target
+            # (the image has no shell to read a plain file with). CONFIG is not the exporter user's to run.
+            f"--redis.user={acl.EXPORTER_USER}",
+            f"--redis.password-file={acl.secret_path(acl.EXPORTER_MAP, spec)}",
+            "--config-command=-",
         ),
         env={},
-        # The exporter reads REDIS_PASSWORD itself and uses it for every /scrape?target= as well.
-        secret_env={PASSWORD_ENV: "password"},
+        secret_files=_secret_files(spec, (acl.EXPORTER_MAP,)),
         ports=_published(spec, exporter.port),
         volumes=(),
         files={},
@@ -418,7 +417,7 @@ def _prometheus_service(spec: ClusterSpec) -> ServicePlan:
             f"--web.listen-address=:{prometheus.port}",
         ),
         env={},
-        secret_env={},
+        secret_files={},  # it scrapes the exporter over HTTP: no Redis password
         ports=_published(spec, prometheus.port),
         volumes=(VolumeMount(f"{prometheus.name}-data", PROMETHEUS_DATA_DIR),),
         files={
@@ -442,22 +441,33 @@ HOOK_TIMEOUT_S = 120
 
 
 def hook_spec_text(spec: ClusterSpec) -> str:
-    """The spec as the hook reads it from a file: every field but the password, which only the environment holds."""
+    """The spec as the hook reads it from a file: every field but the password, which only a secret file holds."""
     data = spec.model_dump(mode="json", exclude={"auth": {"password"}})
     return yaml.safe_dump(data, sort_keys=True, default_flow_style=False)
 
 
 def plan_init(spec: ClusterSpec, services: tuple[ServicePlan, ...]) -> InitPlan:
-    """`cache-cluster init` in a container: dials every server by its announced name inside the network."""
+    """`cache-cluster init` in a container: dials every server by its announced name inside the network, signed
+    in as the admin user with the password from its secret file (never from the environment)."""
     servers = tuple(service for service in services if service.role not in ("exporter", "prometheus"))
+    admin_password = acl.secret_path(acl.ADMIN_USER, spec)
     service = ServicePlan(
         name=INIT_SERVICE,
         role="init",
         image=spec.images.hook,
         entrypoint=("cache-cluster",),
-        command=("init", HOOK_SPEC_PATH, "--via", "direct", "--timeout", str(HOOK_TIMEOUT_S)),
+        command=(
+            "init",
+            HOOK_SPEC_PATH,
+            "--via",
+            "direct",
+            "--password-file",
+            admin_password,
+            "--timeout",
+            str(HOOK_TIMEOUT_S),
+        ),
         env={},
-        secret_env={PASSWORD_ENV: "password"},
+        secret_files={admin_password: acl.ADMIN_USER},
         ports=(),
         volumes=(),
         files={HOOK_SPEC_PATH: hook_spec_text(spec)},

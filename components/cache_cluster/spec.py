@@ -109,8 +109,12 @@ class Topology(_Strict):
         return self
 
 
+# Names of the users every server has (acl.py); a declared extra user may not take one of them.
+BUILT_IN_USERS = ("default", "app", "admin", "exporter", "replication", "sentinel")
+
+
 class AclUser(_Strict):
-    """An extra ACL user for an application; its password comes from REDIS_ACL_<NAME>_PASSWORD."""
+    """An extra ACL user for an application; its password is the secret REDIS_ACL_<NAME>_PASSWORD."""
 
     name: str
     rules: str = Field("~* &* +@all -@dangerous", description="ACL rules, as in ACL SETUSER.")
@@ -118,18 +122,24 @@ class AclUser(_Strict):
     @field_validator("name")
     @classmethod
     def _plain_name(cls, value: str) -> str:
-        if not re.match(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$", value) or value == "default":
-            raise ValueError(f"{value!r} is not a valid ACL user name; fix: letters, digits, '_' or '-', not 'default'")
+        if not re.match(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$", value) or value in BUILT_IN_USERS:
+            raise ValueError(
+                f"{value!r} is not a valid ACL user name; fix: letters, digits, '_' or '-', none of the "
+                f"built-in users {list(BUILT_IN_USERS)}"
+            )
         return value
 
     @field_validator("rules")
     @classmethod
     def _no_password_in_rules(cls, value: str) -> str:
-        if any(token.startswith((">", "#", "<", "!")) for token in value.split()):
+        tokens = value.split()
+        if any(token.startswith((">", "#", "<", "!")) or token in ("nopass", "resetpass") for token in tokens):
             raise ValueError(
-                "rules set a password; fix: remove it, the password comes from the environment variable "
-                "REDIS_ACL_<NAME>_PASSWORD at container start"
+                "rules set or clear a password; fix: remove it, the password is the secret "
+                "REDIS_ACL_<NAME>_PASSWORD, read from a file at container start"
             )
+        if re.search(r"[\"'`$\\\n]", value):
+            raise ValueError("rules contain a quote, '$', '`', a backslash or a line break; fix: remove it")
         return value
 
     @property
@@ -156,9 +166,15 @@ def _check_password(value: SecretStr) -> SecretStr:
 
 class Auth(_Strict):
     password: SecretStr | None = Field(
-        None, description="Shared password. Leave out: Pulumi generates one; Compose reads REDIS_PASSWORD."
+        None,
+        description="The application user's password. Leave out: Pulumi generates one; Compose reads REDIS_PASSWORD.",
     )
     acl_users: tuple[AclUser, ...] = ()
+    default_user: Literal["app", "disabled"] = Field(
+        "app",
+        description="app: clients that send only a password sign in with the application's password and rules; "
+        "disabled: every client must send a user name (YAML reads a bare off as false).",
+    )
 
     @field_validator("password")
     @classmethod

@@ -5,7 +5,8 @@ A pod becomes one container (every pod template here has one container) with:
 - its env: plain values, downward-API fields (`metadata.name`, `metadata.namespace`), `secretKeyRef`s from
   the Secrets the test holds, and `$(VAR)` references expanded from the variables declared before, as the
   kubelet does;
-- ConfigMap volumes as read-only bind mounts of the ConfigMap's files (with the volume's defaultMode),
+- ConfigMap volumes, and Secret volumes (their `items`, from the Secrets the test holds), as read-only bind
+  mounts of the files (with the volume's defaultMode),
   emptyDir as tmpfs, and a named Docker volume per PVC (`volumeClaimTemplates`), kept when the pod goes;
 - its DNS names as network aliases: `<pod>.<headless service>.<namespace>.svc.<domain>` for a StatefulSet's
   pod, and `<service>` / `<service>.<namespace>.svc.<domain>` for every Service that selects it;
@@ -124,6 +125,18 @@ class PodsOnDocker:
     def _config_map(self, name: str) -> Manifest:
         return next(i for i in self.manifests if i["kind"] == "ConfigMap" and i["metadata"]["name"] == name)
 
+    def _files(self, pod: Pod, volume: str, files: Mapping[str, str], mode: int) -> Path:
+        directory = self.files_dir / pod.name / volume
+        directory.mkdir(parents=True, exist_ok=True)
+        directory.chmod(0o755)
+        for file_name, content in files.items():
+            target = directory / file_name
+            if target.exists():
+                target.chmod(0o644)
+            target.write_text(content, encoding="utf-8")
+            target.chmod(mode)
+        return directory
+
     def mounts(self, pod: Pod) -> list[str]:
         volumes = {volume["name"]: volume for volume in pod.template["spec"].get("volumes", [])}
         claims = {claim["metadata"]["name"] for claim in pod.owner["spec"].get("volumeClaimTemplates", [])}
@@ -138,18 +151,18 @@ class PodsOnDocker:
                 args += ["--mount", f"type=tmpfs,destination={path},tmpfs-mode=1777"]
             elif "configMap" in volume:
                 config = self._config_map(volume["configMap"]["name"])
-                directory = self.files_dir / pod.name / name
-                directory.mkdir(parents=True, exist_ok=True)
-                directory.chmod(0o755)
-                for file_name, content in config["data"].items():
-                    target = directory / file_name
-                    if target.exists():
-                        target.chmod(0o644)
-                    target.write_text(content, encoding="utf-8")
-                    target.chmod(volume["configMap"].get("defaultMode", 0o644))
+                mode = volume["configMap"].get("defaultMode", 0o644)
+                directory = self._files(pod, name, config["data"], mode)
+                args += ["--mount", f"type=bind,source={directory},destination={path},readonly"]
+            elif "secret" in volume:
+                source = volume["secret"]
+                data = self.secrets[source["secretName"]]
+                items = source.get("items") or [{"key": key, "path": key} for key in data]
+                files = {item["path"]: data[item["key"]] for item in items}
+                directory = self._files(pod, name, files, source.get("defaultMode", 0o644))
                 args += ["--mount", f"type=bind,source={directory},destination={path},readonly"]
             else:
-                raise ValueError(f"{pod.name}: volume {name} is neither a PVC, an emptyDir nor a ConfigMap")
+                raise ValueError(f"{pod.name}: volume {name} is not a PVC, an emptyDir, a ConfigMap or a Secret")
         return args
 
     def run_args(self, pod: Pod, ip: str | None, *, detach: bool) -> list[str]:

@@ -4,12 +4,12 @@ In a temporary directory with a minimal application `docker-compose.yml` (projec
 that waits for `cache-cluster-init` with `service_completed_successfully`) and the Compose file rendered from
 tests/e2e/init-stack.yaml (network `cctest-init-net`, ports 25001+), in file order:
 
-1. without REDIS_PASSWORD, `up` fails and the servers say why;
+1. without the secrets' variables, `up` starts nothing and Compose names the missing variable;
 2. the merged command `docker-compose -f docker-compose.yml -f docker-compose.cache-cluster.yml up -d` forms the
    cluster: a client in the network writes through one node and reads through another; the application keeps
    its project name;
 3. a second `up -d` changes nothing (same containers, same node IDs);
-4. `down -v` works without REDIS_PASSWORD;
+4. `down -v` works without any password variable;
 5. the alone command (`-f docker-compose.cache-cluster.yml up -d --wait`, project = the directory's name) too;
 6. `make up`'s project and the application's project share the network: after the application's project went
    down (removing the network) while make up's containers were stopped, `make up` recovers by itself.
@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from cache_cluster import acl
 from cache_cluster.loader import load_spec_file
 from cache_cluster.plan import INIT_SERVICE, DeploymentPlan, plan
 from cache_cluster.targets.compose import compose_yaml
@@ -44,6 +45,22 @@ PASSWORD = "e2e-init-password-0123456789abcdef"
 APP_COMPOSE = app_compose(APP_PROJECT, load_spec_file(ROOT / SPEC).network.name)
 
 
+def secret_variables() -> dict[str, str]:
+    """Every secret variable the rendered file reads (a password per ACL user, the exporter's map)."""
+    deployment = plan(load_spec_file(ROOT / SPEC))
+    spec = deployment.spec
+    kinds = acl.password_kinds(spec)
+    passwords = {kind: f"e2e-init-{acl.secret_name(kind, spec)}-0123456789" for kind in kinds}
+    passwords["password"] = PASSWORD
+    if spec.exporter.enabled:
+        kinds = (*kinds, acl.EXPORTER_MAP)
+    contents = acl.secret_contents(kinds, passwords, deployment.exporter_targets)
+    return {acl.secret_env(kind, spec): value for kind, value in contents.items()}
+
+
+SECRETS = secret_variables()
+
+
 @dataclass(frozen=True)
 class Workspace:
     deployment: DeploymentPlan
@@ -56,10 +73,10 @@ class Workspace:
 
 
 def env(*, password: bool = True) -> dict[str, str]:
-    values = {key: value for key, value in os.environ.items() if key != "REDIS_PASSWORD"}
+    values = {key: value for key, value in os.environ.items() if key not in SECRETS}
     values.update(_image_env())
     if password:
-        values["REDIS_PASSWORD"] = PASSWORD
+        values.update(SECRETS)
     return values
 
 
@@ -133,9 +150,12 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
 def test_starting_without_the_password_fails_and_says_why(workspace: Workspace) -> None:
     started = compose(workspace.alone_dir, *ALONE, "up", "-d", "--wait", "--wait-timeout", "60", password=False)
     try:
-        assert started.returncode != 0, started.stdout
-        logs = compose(workspace.alone_dir, *ALONE, "logs", "--no-log-prefix", "redis-fallback", password=False)
-        assert "REDIS_PASSWORD is not set: export it before starting" in logs.stdout + logs.stderr
+        # Compose reads a secret's variable when it creates a container and stops there, naming it. (Compose
+        # v2.40.3 still exits 0 then, the containers left `Created`: the exit code is not asserted.)
+        assert "required by secret" in started.stdout + started.stderr, started.stdout + started.stderr
+        assert "is not set" in started.stdout + started.stderr
+        running = docker("ps", "-q", "--filter", f"label=com.docker.compose.project={ALONE_PROJECT}")
+        assert running.stdout.split() == []
     finally:
         assert compose(workspace.alone_dir, *ALONE, "down", "-v", "-t", "2", password=False).returncode == 0
 

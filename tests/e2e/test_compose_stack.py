@@ -44,7 +44,8 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = "tests/e2e/e2e-stack.yaml"
-PASSWORD_FILE = ROOT / ".cache-cluster" / "password"
+SECRETS_DIR = ROOT / ".cache-cluster" / "secrets"
+PASSWORD_FILE = SECRETS_DIR / "redis-password"  # the application user's
 IMAGES_ENV = ROOT / "scripts" / "images.env"
 THROWAWAY = "cctest-e2e-ipshift"
 MAKE_TIMEOUT = 600  # the first `make up` may install packages and build the images
@@ -61,7 +62,7 @@ def _compose_binary() -> str:
 @dataclass
 class Stack:
     deployment: DeploymentPlan
-    password: str
+    password: str  # the application user's; clients send it alone and sign in as `default` (the same rules)
     redis_image: str
     compose_file: Path
     first_up_output: str = ""
@@ -95,8 +96,17 @@ class Stack:
     def compose_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(_image_env())
-        env["REDIS_PASSWORD"] = self.password
+        env.update(secret_variables())
         return env
+
+
+def secret_variables() -> dict[str, str]:
+    """What `make up` exports for Compose: each file of .cache-cluster/secrets as the variable it is named after."""
+    return {
+        path.name.upper().replace("-", "_"): path.read_text(encoding="utf-8").strip()
+        for path in SECRETS_DIR.iterdir()
+        if path.is_file() and not path.name.startswith(".")
+    }
 
 
 def run(
@@ -115,8 +125,8 @@ def docker(*args: str, timeout: float = 60, check: bool = True) -> subprocess.Co
 
 
 def make(target: str, *, timeout: float = MAKE_TIMEOUT) -> subprocess.CompletedProcess[str]:
-    """`make TARGET SPEC=...` as a person runs it; the password comes from .cache-cluster/password."""
-    env = {key: value for key, value in os.environ.items() if key != "REDIS_PASSWORD"}
+    """`make TARGET SPEC=...` as a person runs it; the secrets come from .cache-cluster/secrets."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("REDIS_")}
     log(f"running `make {target} SPEC={SPEC}` (deadline {timeout:.0f}s)")
     started = time.monotonic()
     result = run(["make", "--no-print-directory", target, f"SPEC={SPEC}"], timeout=timeout, env=env)
@@ -300,7 +310,8 @@ def test_make_up_from_nothing_gives_a_validated_cluster(stack: Stack) -> None:
     assert "http://127.0.0.1:19121/metrics" in output
     assert stack.password not in output, "make up printed the password"
     assert oct(PASSWORD_FILE.stat().st_mode & 0o777) == oct(0o600)
-    assert oct(PASSWORD_FILE.parent.stat().st_mode & 0o777) == oct(0o700)
+    assert oct(SECRETS_DIR.stat().st_mode & 0o777) == oct(0o700)
+    assert all(value not in output for value in secret_variables().values()), "make up printed a secret"
     ok, problems = cluster_converged(stack)
     assert ok, problems
 
@@ -318,19 +329,20 @@ def test_clients_on_the_host_and_in_the_network_reach_every_master(stack: Stack)
         client.close()
     # In the Compose network: redis-cli -c starting at redis-node-1 follows MOVED by the announced hostnames.
     first = stack.deployment.nodes[0]
+    # As the application's user, the password on redis-cli's stdin from a mounted file: in no argv or env.
+    cli = f"redis-cli -c -h {first.name} -p {first.port} --no-auth-warning --user app --askpass"
     script = (
         'for key in "$@"; do '
-        f'redis-cli -c -h {first.name} -p {first.port} get "$key"; '
-        f'redis-cli -c -h {first.name} -p {first.port} set "$key" "net:$key" >/dev/null; '
-        f'redis-cli -c -h {first.name} -p {first.port} get "$key"; '
+        f'{cli} get "$key" < /run/secrets/pw; '
+        f'{cli} set "$key" "net:$key" < /run/secrets/pw >/dev/null; '
+        f'{cli} get "$key" < /run/secrets/pw; '
         "done"
     )
-    env = dict(os.environ, REDISCLI_AUTH=stack.password)  # passed by name: the password is in no argv
     log("running redis-cli -c in a one-off container on the stack's network")
     result = run(
-        ["docker", "run", "--rm", "--network", stack.network, "-e", "REDISCLI_AUTH", stack.redis_image,
-         "sh", "-c", script, "sh", *keys.values()],
-        timeout=60, env=env, check=True,
+        ["docker", "run", "--rm", "--network", stack.network, "-v", f"{PASSWORD_FILE}:/run/secrets/pw:ro",
+         stack.redis_image, "sh", "-c", script, "sh", *keys.values()],
+        timeout=60, check=True,
     )
     expected = []
     for master, key in keys.items():

@@ -34,13 +34,14 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = "tests/e2e/drill-stack.yaml"
-PASSWORD_FILE = ROOT / ".cache-cluster" / "password"
+# The drills act as the hook's admin user (make up keeps every password in .cache-cluster/secrets).
+PASSWORD_FILE = ROOT / ".cache-cluster" / "secrets" / "redis-admin-password"
 CLI = Path(sys.executable).with_name("cache-cluster")
 DRILL_TIMEOUT = 180
 
 
 def make(target: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if key != "REDIS_PASSWORD"}
+    env = {key: value for key, value in os.environ.items() if not key.startswith("REDIS_")}
     log(f"make {target} SPEC={SPEC}")
     return subprocess.run(
         ["make", "--no-print-directory", target, f"SPEC={SPEC}"],
@@ -75,7 +76,7 @@ def drill(name: str, password: str) -> dict[str, Any]:
     done = subprocess.run(
         [str(CLI), "drill", name, SPEC, "--json", "--timeout", "60"],
         capture_output=True, text=True, timeout=DRILL_TIMEOUT, cwd=ROOT, check=False,
-        env={**os.environ, "REDIS_PASSWORD": password},
+        env={**os.environ, "REDIS_ADMIN_PASSWORD": password},
     )
     assert done.stdout.strip(), f"drill {name} printed no report (exit {done.returncode}):\n{done.stderr[-3000:]}"
     report: dict[str, Any] = json.loads(done.stdout)

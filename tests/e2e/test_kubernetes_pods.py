@@ -161,6 +161,23 @@ def render(tmp: Path, found_images: dict[str, str]) -> list[dict[str, Any]]:
     return [yaml.safe_load((out / name).read_text()) for name in kustomization["resources"]]
 
 
+def secret_files(tmp: Path) -> dict[str, str]:
+    """The Secret's data as a user fills it: the files `cache-cluster render secrets` writes (the application's
+    password given in the environment, the others generated), read back by file name (= the Secret's key)."""
+    directory = tmp / "secrets"
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("cache-cluster")), "render", "secrets", str(tmp / "cluster.yaml"),
+         "--dir", str(directory)],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "REDIS_PASSWORD": PASSWORD},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert PASSWORD not in done.stdout + done.stderr
+    files = {path.name: path.read_text(encoding="utf-8") for path in directory.iterdir()}
+    assert files["redis-password"] == PASSWORD
+    return files
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     require(_has_docker(), "no Docker engine (scripts/start-dockerd.sh starts one)")
@@ -177,7 +194,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         namespace=NAMESPACE,
         cluster_domain="cluster.local",
         manifests=manifests,
-        secrets={SECRET: {"REDIS_PASSWORD": PASSWORD}},
+        secrets={SECRET: secret_files(tmp)},
         files_dir=tmp / "files",
     )
     every = stateful_pods(manifests)
@@ -208,11 +225,17 @@ def _has_docker() -> bool:
         return False
 
 
+def node_cli(cluster: Cluster, pod: str, command: str) -> subprocess.CompletedProcess[str]:
+    """redis-cli in a node's container as the admin user, its password on stdin from the pod's secret file."""
+    script = f"redis-cli --no-auth-warning --user admin --askpass -p 7001 {command} < /run/secrets/redis-admin-password"
+    return docker("exec", cluster.pods.container_name(pod), "sh", "-c", script)
+
+
 def test_nodes_are_not_ready_before_the_cluster_is_formed(cluster: Cluster) -> None:
     assert cluster.readiness() == dict.fromkeys((pod.name for pod in cluster.nodes), False)
     # Liveness is a ping: a fresh node is alive (not restarted) while it waits for the Job.
     assert all(cluster.pods.probe(pod, "livenessProbe") for pod in cluster.nodes)
-    info = docker("exec", cluster.pods.container_name("redis-node-1"), "sh", "-c", "redis-cli -p 7001 cluster info")
+    info = node_cli(cluster, "redis-node-1", "cluster info")
     assert "cluster_state:fail" in info.stdout and "cluster_known_nodes:1" in info.stdout
 
 
@@ -223,14 +246,23 @@ def test_the_job_forms_the_cluster_and_readiness_follows(cluster: Cluster) -> No
     # No API server here: the Job says it goes on without failure domains (a real cluster gives them).
     assert "failure domains unknown: not in a Kubernetes pod" in result.stderr
     wait_for("every node ready", cluster.all_ready, deadline_s=30)
-    nodes = docker("exec", cluster.pods.container_name("redis-node-1"), "redis-cli", "-p", "7001", "cluster", "nodes")
+    nodes = node_cli(cluster, "redis-node-1", "cluster nodes")
     announced = sorted(line.split()[1].split(",")[1] for line in nodes.stdout.splitlines() if line.strip())
     assert announced == sorted(cluster.fqdn(pod) for pod in cluster.nodes)
 
 
+def test_no_pod_carries_a_password_in_its_environment(cluster: Cluster) -> None:
+    secrets = [value for value in cluster.pods.secrets[SECRET].values() if len(value) >= 16]
+    assert len(secrets) == 6  # the application's, admin, exporter, replication, sentinel, the exporter's map
+    names = [cluster.pods.container_name(pod.name) for pod in [*cluster.nodes, *cluster.others]]
+    inspected = docker("inspect", "--format", "{{json .Config.Env}}", *names).stdout
+    assert len(inspected.splitlines()) == len(names) == 12
+    assert [value for value in secrets if value in inspected] == []
+
+
 def test_a_replaced_pod_with_an_empty_volume_is_healed_by_the_jobs_rerun(cluster: Cluster) -> None:
     replaced = cluster.node("redis-node-6")
-    old_id = docker("exec", cluster.pods.container_name(replaced.name), "redis-cli", "-p", "7001", "cluster", "myid")
+    old_id = node_cli(cluster, replaced.name, "cluster myid")
     log("replacing redis-node-6 with an empty volume")
     cluster.pods.remove(replaced.name, volumes=True)
     cluster.pods.start(replaced, f"{SUBNET}.29")
@@ -239,9 +271,9 @@ def test_a_replaced_pod_with_an_empty_volume_is_healed_by_the_jobs_rerun(cluster
     result = cluster.run_job()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     wait_for("every node ready after the heal", cluster.all_ready, deadline_s=30)
-    new_id = docker("exec", cluster.pods.container_name(replaced.name), "redis-cli", "-p", "7001", "cluster", "myid")
+    new_id = node_cli(cluster, replaced.name, "cluster myid")
     assert new_id.stdout.strip() != old_id.stdout.strip()
-    nodes = docker("exec", cluster.pods.container_name("redis-node-1"), "redis-cli", "-p", "7001", "cluster", "nodes")
+    nodes = node_cli(cluster, "redis-node-1", "cluster nodes")
     lines = [line for line in nodes.stdout.splitlines() if line.strip()]
     assert len(lines) == 6 and not any("fail" in line.split()[2] for line in lines)
     assert old_id.stdout.strip() not in nodes.stdout  # the dead node ID was forgotten
@@ -256,8 +288,7 @@ def test_a_full_restart_with_new_ips_recovers_by_itself_with_every_key(cluster: 
         client.close()
     ips_before = {pod.name: cluster.pods.ip(pod.name) for pod in cluster.nodes}
     ids_before = {
-        pod.name: docker("exec", cluster.pods.container_name(pod.name), "redis-cli", "-p", "7001", "cluster",
-                         "myid").stdout.strip()
+        pod.name: node_cli(cluster, pod.name, "cluster myid").stdout.strip()
         for pod in cluster.nodes
     }  # fmt: skip
     log("deleting every pod (volumes kept), then recreating them with new IPs")
@@ -267,8 +298,7 @@ def test_a_full_restart_with_new_ips_recovers_by_itself_with_every_key(cluster: 
     assert not set(ips_before.values()) & set(ips_after.values()), (ips_before, ips_after)
     wait_for("every node ready again, without the Job", cluster.all_ready, deadline_s=90)
     ids_after = {
-        pod.name: docker("exec", cluster.pods.container_name(pod.name), "redis-cli", "-p", "7001", "cluster",
-                         "myid").stdout.strip()
+        pod.name: node_cli(cluster, pod.name, "cluster myid").stdout.strip()
         for pod in cluster.nodes
     }  # fmt: skip
     assert ids_after == ids_before  # nodes.conf on the volume: the same nodes, not a new cluster

@@ -2,7 +2,7 @@
 """End to end: the stack's Prometheus watching a running cluster through the exporter.
 
 `make up` of tests/e2e/monitoring-stack.yaml (Compose project, network and volumes `cctest-mon`, ports 23001-23006,
-bus 33001-33006, fallback 23380/23381, sentinels 33379-33381, exporter 23121, Prometheus 23090), then:
+bus 33001-33006, fallback 23380/23381, sentinels 24379-24381, exporter 23121, Prometheus 23090), then:
 Prometheus reports every instance `redis_up 1`; every query of the rendered dashboard returns data from it; and
 a drill: a stopped replica fires the replica-link alert (the spec sets every `for:` to 4 s and scrapes every
 2 s), which clears once the replica is back. The module removes its leftovers first and ends with `make destroy`.
@@ -38,7 +38,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = "tests/e2e/monitoring-stack.yaml"
-PASSWORD_FILE = ROOT / ".cache-cluster" / "password"
+PASSWORD_FILE = ROOT / ".cache-cluster" / "secrets" / "redis-password"  # the application user's
 MAKE_TIMEOUT = 600  # the first `make up` on a machine may install packages and build images
 PROMETHEUS = "http://127.0.0.1:23090"
 # Grafana's variables, as Grafana would fill them for this stack (2 s scrapes: 30 s holds many samples).
@@ -59,7 +59,8 @@ INSTANCES = {
 
 
 def run(args: list[str], *, timeout: float) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if key != "REDIS_PASSWORD"}
+    # `make` reads the secrets from .cache-cluster/secrets, as for a person: none from this process.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("REDIS_")}
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env, check=False)
 
 

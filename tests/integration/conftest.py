@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import require
 
-from .harness import Deployment, TierPorts, free_block, make_spec, missing_binaries, new_password
+from .harness import Deployment, TierPorts, free_block, make_spec, missing_binaries, new_passwords
 
 
 @pytest.fixture(scope="session")
@@ -25,8 +25,15 @@ def binaries() -> None:
 
 
 @pytest.fixture(scope="session")
-def password() -> str:
-    return new_password()
+def passwords() -> dict[str, str]:
+    """One password per built-in user (acl.py), shared by every server of the session."""
+    return new_passwords()
+
+
+@pytest.fixture(scope="session")
+def password(passwords: dict[str, str]) -> str:
+    """The admin user's password: the one the hook signs in with."""
+    return passwords["admin"]
 
 
 @dataclass
@@ -36,11 +43,11 @@ class Tier:
 
 
 @pytest.fixture(scope="session")
-def tier(binaries: None, password: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tier]:
+def tier(binaries: None, passwords: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tier]:
     ports = TierPorts.allocate()
     # The tier's own spec: only its fallback / sentinel / exporter parts are started.
     spec = make_spec(base_port=free_block(6, bus=True), tier=ports)
-    deployment = Deployment(tmp_path_factory.mktemp("tier"), spec, password)
+    deployment = Deployment(tmp_path_factory.mktemp("tier"), spec, passwords)
     try:
         deployment.start(nodes=False)
         yield Tier(ports, deployment)
@@ -51,7 +58,7 @@ def tier(binaries: None, password: str, tmp_path_factory: pytest.TempPathFactory
 @dataclass
 class Clusters:
     root: Path
-    password: str
+    passwords: dict[str, str]
     tier: Tier
     made: list[Deployment] = field(default_factory=list)
 
@@ -72,11 +79,15 @@ class Clusters:
             tier=self.tier.ports if fallback else None,
             **overrides,
         )
-        deployment = Deployment(self.root / f"cluster-{len(self.made)}", spec, self.password, with_tier=False)
+        deployment = Deployment(self.root / f"cluster-{len(self.made)}", spec, self.passwords, with_tier=False)
         self.made.append(deployment)
         if start:
             deployment.start()
         return deployment
+
+    @property
+    def password(self) -> str:
+        return self.passwords["admin"]
 
     def stop(self) -> None:
         for deployment in self.made:
@@ -84,8 +95,8 @@ class Clusters:
 
 
 @pytest.fixture
-def clusters(tier: Tier, password: str, tmp_path: Path) -> Iterator[Clusters]:
-    made = Clusters(tmp_path, password, tier)
+def clusters(tier: Tier, passwords: dict[str, str], tmp_path: Path) -> Iterator[Clusters]:
+    made = Clusters(tmp_path, passwords, tier)
     try:
         yield made
     finally:
@@ -94,9 +105,9 @@ def clusters(tier: Tier, password: str, tmp_path: Path) -> Iterator[Clusters]:
 
 @pytest.fixture(scope="module")
 def module_clusters(
-    tier: Tier, password: str, tmp_path_factory: pytest.TempPathFactory
+    tier: Tier, passwords: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Clusters]:
-    made = Clusters(tmp_path_factory.mktemp("module"), password, tier)
+    made = Clusters(tmp_path_factory.mktemp("module"), passwords, tier)
     try:
         yield made
     finally:

@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-from cache_cluster import conf
+from cache_cluster import acl, conf
 from cache_cluster.hook.endpoints import AddressMap, Targets, targets_from_spec
 from cache_cluster.plan import plan
 from cache_cluster.spec import BUS_PORT_OFFSET, ClusterSpec
@@ -50,6 +52,12 @@ def binaries_present(names: Sequence[str]) -> bool:
 
 def new_password() -> str:
     return "itest-" + secrets.token_hex(12)
+
+
+def new_passwords() -> dict[str, str]:
+    """A password for each built-in user's secret kind (acl.py): password (the application's), admin, ..."""
+    kinds = ("password", acl.ADMIN_USER, acl.EXPORTER_USER, acl.REPLICATION_USER, acl.SENTINEL_USER)
+    return {kind: f"itest-{kind}-{secrets.token_hex(10)}" for kind in kinds}
 
 
 # ---------------------------------------------------------------------------------------------------- ports
@@ -139,9 +147,13 @@ def _stop_all_live() -> None:
 atexit.register(_stop_all_live)
 
 
-def wait_redis(server: Server, password: str | None, *, timeout: float = START_TIMEOUT) -> None:
+def wait_redis(
+    server: Server, password: str | None, *, username: str | None = None, timeout: float = START_TIMEOUT
+) -> None:
     deadline = time.monotonic() + timeout
-    client = redis.Redis(port=server.port, password=password, socket_timeout=1, socket_connect_timeout=1)
+    client = redis.Redis(
+        port=server.port, username=username, password=password, socket_timeout=1, socket_connect_timeout=1
+    )
     try:
         while True:
             try:
@@ -228,17 +240,22 @@ def make_spec(
 
 
 class Deployment:
-    """Processes for one spec: its cluster nodes, and (with a tier) the fallback pair, sentinels, exporter."""
+    """Processes for one spec: its cluster nodes, and (with a tier) the fallback pair, sentinels, exporter.
 
-    def __init__(self, root: Path, spec: ClusterSpec, password: str, *, with_tier: bool = True) -> None:
+    Every server gets the users the entrypoints would write (acl.auth_directives, with the values instead of
+    the shell references); `password` is the admin user's (the hook's), `passwords` every kind's."""
+
+    def __init__(
+        self, root: Path, spec: ClusterSpec, passwords: dict[str, str], *, with_tier: bool = True
+    ) -> None:
         self.root = root
         self.spec = spec
-        self.password = password
+        self.passwords = passwords
+        self.password = passwords[acl.ADMIN_USER]
         self.deployment = plan(spec)
         self.root.mkdir(parents=True, exist_ok=True)
-        self.auth_include = root / "auth.conf"
-        self.auth_include.write_text(f"requirepass {password}\nmasterauth {password}\n")
-        self.auth_include.chmod(0o600)
+        self.auth_include = self._auth_include("cluster-node")
+        self.fallback_auth_include = self._auth_include("fallback")
         self.nodes: dict[str, Server] = {}
         self.tier: dict[str, Server] = {}
         for node in self.deployment.nodes:
@@ -247,6 +264,12 @@ class Deployment:
             self._add_tier()
 
     # -- building
+    def _auth_include(self, role: acl.ServerRole) -> Path:
+        path = self.root / f"auth-{role}.conf"
+        path.write_text("\n".join(acl.auth_directives(self.spec, role, self.passwords.__getitem__)) + "\n")
+        path.chmod(0o600)
+        return path
+
     def _node_server(self, name: str, port: int) -> Server:
         workdir = self.root / name
         workdir.mkdir(parents=True, exist_ok=True)
@@ -268,7 +291,7 @@ class Deployment:
             (workdir / "data").mkdir(parents=True, exist_ok=True)
             config = workdir / "redis.conf"
             rendered = conf.render_fallback_conf(
-                spec, hostname=name, port=port, replica_of=replica_of, auth_include=str(self.auth_include)
+                spec, hostname=name, port=port, replica_of=replica_of, auth_include=str(self.fallback_auth_include)
             )
             config.write_text(host_copy(rendered, workdir / "data"))
             argv = ["redis-server", str(config), "--bind", "127.0.0.1", "--dir", str(workdir / "data"),
@@ -294,11 +317,7 @@ class Deployment:
                     line = "sentinel announce-ip 127.0.0.1"
                 lines.append(line)
             # What the sentinel entrypoint appends at container start (conf._auth_writer).
-            lines += [
-                f"requirepass {self.password}",
-                f"sentinel auth-pass {sentinels.master_name} {self.password}",
-                f"sentinel sentinel-pass {self.password}",
-            ]
+            lines += acl.auth_directives(spec, "sentinel", self.passwords.__getitem__)
             config = workdir / "sentinel.conf"
             config.write_text("\n".join(lines) + "\n")
             config.chmod(0o600)
@@ -306,15 +325,24 @@ class Deployment:
             self.tier[name] = Server(name, port, argv, workdir)
         if spec.exporter.enabled:
             exporter = spec.exporter
+            workdir = self.root / exporter.name
+            workdir.mkdir(parents=True, exist_ok=True)
+            # The plan's command, with the addresses this exporter (on the host) reaches; the map file keys
+            # every target it may be asked to scrape, as the container's does.
+            password_map = workdir / "password-map.json"
+            addresses = [f"redis://127.0.0.1:{port}" for port in range(20000, 53100)]  # free_block's range
+            password_map.write_text(acl.exporter_password_map(addresses, self.passwords[acl.EXPORTER_USER]))
+            password_map.chmod(0o600)
             argv = [
                 "prometheus-redis-exporter",
                 f"--web.listen-address=127.0.0.1:{exporter.port}",
                 f"--redis.addr=redis://127.0.0.1:{fallback.primary_port}",
                 "--include-system-metrics=false",
+                f"--redis.user={acl.EXPORTER_USER}",
+                f"--redis.password-file={password_map}",
+                "--config-command=-",
             ]
-            self.tier[exporter.name] = Server(
-                exporter.name, exporter.port, argv, self.root / exporter.name, env={"REDIS_PASSWORD": self.password}
-            )
+            self.tier[exporter.name] = Server(exporter.name, exporter.port, argv, workdir)
 
     # -- running
     def start(self, *, nodes: bool = True, tier: bool = True) -> Deployment:
@@ -329,7 +357,7 @@ class Deployment:
         if server.name == self.spec.exporter.name:
             wait_http(server)
         else:
-            wait_redis(server, self.password)
+            wait_redis(server, self.password, username=acl.ADMIN_USER)
 
     def stop(self) -> None:
         for server in [*self.nodes.values(), *self.tier.values()]:
@@ -367,15 +395,35 @@ class Deployment:
 
     def client(self, name: str) -> redis.Redis:
         server = self.nodes.get(name) or self.tier[name]
-        return redis.Redis(port=server.port, password=self.password, decode_responses=True, socket_timeout=5)
+        return redis.Redis(
+            port=server.port,
+            username=acl.ADMIN_USER,
+            password=self.password,
+            decode_responses=True,
+            socket_timeout=5,
+        )
+
+    def client_as(self, name: str, username: str, password: str) -> redis.Redis:
+        """A client signed in as `username`; a refused sign-in raises at once (no retries with back-off)."""
+        server = self.nodes.get(name) or self.tier[name]
+        return redis.Redis(
+            port=server.port,
+            username=username,
+            password=password,
+            decode_responses=True,
+            socket_timeout=5,
+            retry=Retry(NoBackoff(), 0),
+        )
 
     def address_map_arg(self) -> str:
         return ",".join(f"{source}={target}" for source, target in self.address_map.items())
 
 
 @contextlib.contextmanager
-def running(root: Path, spec: ClusterSpec, password: str, *, with_tier: bool = True) -> Iterator[Deployment]:
-    deployment = Deployment(root, spec, password, with_tier=with_tier)
+def running(
+    root: Path, spec: ClusterSpec, passwords: dict[str, str], *, with_tier: bool = True
+) -> Iterator[Deployment]:
+    deployment = Deployment(root, spec, passwords, with_tier=with_tier)
     try:
         yield deployment.start()
     finally:

@@ -53,7 +53,7 @@ def write_spec(deployment: Deployment, path: Path) -> Path:
 
 
 def run_cli(*args: str, password: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "REDIS_PASSWORD": password}
+    env = {**os.environ, "REDIS_ADMIN_PASSWORD": password}
     return subprocess.run([str(CLI), *args], capture_output=True, text=True, env=env, timeout=90, check=False)
 
 

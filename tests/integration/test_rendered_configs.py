@@ -13,7 +13,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def started(binaries: None, password: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def started(
+    binaries: None, passwords: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
     # Values that differ from every default, so a directive that is ignored cannot pass by accident.
     spec = make_spec(
         masters=3,
@@ -25,7 +27,7 @@ def started(binaries: None, password: str, tmp_path_factory: pytest.TempPathFact
         persistence={"appendonly": True},
         sentinels={"down_after_ms": 4321, "quorum": 2},
     )
-    deployment = Deployment(tmp_path_factory.mktemp("rendered"), spec, password)
+    deployment = Deployment(tmp_path_factory.mktemp("rendered"), spec, passwords)
     # The exporter is not a rendered file; only the servers are started here.
     deployment.tier.pop(spec.exporter.name)
     try:

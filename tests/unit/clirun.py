@@ -26,8 +26,8 @@ class Invocation:
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The test's environment without REDIS_PASSWORD (so "unset" is real), plus `extra`."""
-    env = {key: value for key, value in os.environ.items() if key != "REDIS_PASSWORD"}
+    """The test's environment without the secrets' variables (so "unset" is real), plus `extra`."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("REDIS_")}
     env.update(extra or {})
     return env
 

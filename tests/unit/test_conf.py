@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cache_cluster import conf
+from cache_cluster import acl, conf
 from cache_cluster.loader import load_spec_file
 from cache_cluster.plan import DeploymentPlan, plan
 from cache_cluster.spec import ClusterSpec
@@ -27,7 +27,7 @@ def spec_of(**fields: Any) -> ClusterSpec:
 def secret_spec() -> ClusterSpec:
     """A spec that carries a password and ACL users: none of it may reach a rendered file."""
     return spec_of(
-        auth={"password": PASSWORD, "acl_users": [{"name": "app", "rules": ACL_RULES}, {"name": "report-reader"}]},
+        auth={"password": PASSWORD, "acl_users": [{"name": "billing", "rules": ACL_RULES}, {"name": "report-reader"}]},
         memory={"container_memory_mb": 1024, "maxmemory_mb": 768, "maxmemory_policy": "allkeys-lfu"},
     )
 
@@ -147,37 +147,138 @@ def test_sentinel_conf_quorum_and_names_follow_the_spec() -> None:
 # Entrypoints
 
 
-def test_node_entrypoint_writes_auth_from_the_environment(secret_spec: ClusterSpec) -> None:
+def test_node_entrypoint_reads_the_users_from_secret_files(secret_spec: ClusterSpec) -> None:
     script = conf.render_node_entrypoint(secret_spec, port=7003)
     assert script.startswith("#!/bin/sh\n")
     assert "set -eu" in script
-    assert ': "${REDIS_PASSWORD:?' in script
     assert "umask 077" in script
     assert f"> {conf.AUTH_INCLUDE}" in script
-    assert 'rejoin "$REDIS_PASSWORD" 7003 &' in script
+    for line in (
+        "secret_password=$(secret /run/secrets/redis-password)",
+        "secret_admin=$(secret /run/secrets/redis-admin-password)",
+        "secret_exporter=$(secret /run/secrets/redis-exporter-password)",
+        "secret_replication=$(secret /run/secrets/redis-replication-password)",
+        "secret_acl_billing=$(secret /run/secrets/redis-acl-billing-password)",
+        "secret_acl_report_reader=$(secret /run/secrets/redis-acl-report-reader-password)",
+        f'  "user billing reset on >${{secret_acl_billing}} {ACL_RULES}" \\',
+        '  "masterauth ${secret_replication}" \\',
+        # The rejoin loop signs in as admin with the password on stdin, never in argv or the environment.
+        'cli() { redis-cli --no-auth-warning --user admin --askpass "$@" < /run/secrets/redis-admin-password; }',
+        "(rejoin 7003 &)",
+    ):
+        assert line in script.splitlines(), line
+    assert "REDIS_PASSWORD" not in script and "REDISCLI_AUTH" not in script and "export " not in script
+    assert "secret_sentinel" not in script, "cluster nodes have no sentinel user"
     assert script.rstrip().endswith(f"exec redis-server {conf.CONFIG_DIR}/redis.conf")
-    # Each ACL user's password comes from its own variable, checked before use.
-    assert ': "${REDIS_ACL_APP_PASSWORD:?' in script
-    assert ': "${REDIS_ACL_REPORT_READER_PASSWORD:?' in script
-    assert f"user app on >$REDIS_ACL_APP_PASSWORD {ACL_RULES}" in script
     assert "__ROUNDS__" not in script
 
 
 def test_sentinel_entrypoint_runs_a_writable_copy(secret_spec: ClusterSpec) -> None:
     script = conf.render_sentinel_entrypoint(secret_spec)
-    assert "sentinel auth-pass cache-fallback %s" in script
+    assert '  "sentinel auth-pass cache-fallback ${secret_sentinel}" \\' in script.splitlines()
     assert f"cat {conf.CONFIG_DIR}/sentinel.conf {conf.AUTH_INCLUDE} > {conf.RUNTIME_DIR}/sentinel.conf" in script
     assert f"rm -f {conf.AUTH_INCLUDE}" in script
     assert script.rstrip().endswith(f"exec redis-server {conf.RUNTIME_DIR}/sentinel.conf --sentinel")
-    # Sentinels do not serve the applications' ACL users.
-    assert "REDIS_ACL_APP_PASSWORD" not in script
+    # Sentinels do not serve the applications' ACL users, and replicate nothing.
+    assert "acl-billing" not in script and "replication" not in script
 
 
 def test_server_entrypoint(secret_spec: ClusterSpec) -> None:
     script = conf.render_server_entrypoint(secret_spec)
-    assert "masterauth %s" in script
+    assert '  "masterauth ${secret_replication}" \\' in script.splitlines()
+    assert "secret_sentinel=$(secret /run/secrets/redis-sentinel-password)" in script.splitlines()
     assert "rejoin" not in script
     assert script.rstrip().endswith(f"exec redis-server {conf.CONFIG_DIR}/redis.conf")
+
+
+def _secret_files(directory: Path, values: dict[str, str]) -> Path:
+    directory.mkdir(exist_ok=True)
+    for name, value in values.items():
+        (directory / name).write_text(value, encoding="utf-8")
+    return directory
+
+
+SECRET_VALUES = {
+    "redis-password": PASSWORD,
+    "redis-admin-password": "admin-password-0123456789",
+    "redis-exporter-password": "exporter-password-0123456789",
+    "redis-replication-password": "replication-password-0123456789",
+    "redis-sentinel-password": "sentinel-password-0123456789",
+}
+
+
+def _runnable(script: str, tmp_path: Path, secrets: Path) -> Path:
+    body = (
+        script.replace(conf.RUNTIME_DIR, str(tmp_path / "runtime"))
+        .replace(conf.CONFIG_DIR, str(tmp_path / "etc"))
+        .replace(acl.SECRETS_DIR, str(secrets))
+        .replace("exec redis-server", "echo would-run")
+    )
+    path = tmp_path / "entrypoint.sh"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def _run(path: Path) -> subprocess.CompletedProcess[str]:
+    # An empty environment: the entrypoint needs nothing from it.
+    return subprocess.run(
+        ["sh", str(path)], capture_output=True, text=True, timeout=30, check=False, env={"PATH": "/usr/bin:/bin"}
+    )
+
+
+def test_sentinel_auth_writer_reads_the_files_at_start(tmp_path: Path) -> None:
+    """Run the sentinel entrypoint's auth lines: the passwords reach the runtime file, nowhere else."""
+    script = conf.render_sentinel_entrypoint(spec_of())
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "sentinel.conf").write_text("port 26379\n", encoding="utf-8")
+    result = _run(_runnable(script, tmp_path, _secret_files(tmp_path / "secrets", SECRET_VALUES)))
+    assert result.returncode == 0, result.stderr
+    for value in SECRET_VALUES.values():
+        assert value not in result.stdout + result.stderr
+    runtime = tmp_path / "runtime"
+    app = "allchannels -@all +ping +role +info +client|setname +client|getname +subscribe +psubscribe +unsubscribe " \
+        "+punsubscribe +sentinel|get-master-addr-by-name +sentinel|master +sentinel|masters +sentinel|replicas " \
+        "+sentinel|slaves +sentinel|sentinels +sentinel|myid"
+    assert (runtime / "sentinel.conf").read_text(encoding="utf-8").splitlines() == [
+        "port 26379",
+        f"user default reset on >{PASSWORD} {app}",
+        f"user app reset on >{PASSWORD} {app}",
+        "user admin reset on >admin-password-0123456789 ~* &* +@all -shutdown",
+        "user exporter reset on >exporter-password-0123456789 -@all +ping +info +client|setname +sentinel|masters "
+        "+sentinel|master +sentinel|sentinels +sentinel|slaves +sentinel|replicas +sentinel|ckquorum",
+        "user sentinel reset on >sentinel-password-0123456789 allchannels -@all +ping +publish +client|setname "
+        "+client|kill +sentinel|is-master-down-by-addr +role +info",
+        "sentinel auth-user cache-fallback sentinel",
+        "sentinel auth-pass cache-fallback sentinel-password-0123456789",
+        "sentinel sentinel-user sentinel",
+        "sentinel sentinel-pass sentinel-password-0123456789",
+    ]
+    assert not (runtime / "auth.conf").exists(), "the auth file is removed once merged"
+    assert oct((runtime / "sentinel.conf").stat().st_mode & 0o777) == oct(0o600)
+
+
+def test_entrypoint_refuses_to_start_without_a_secret_file(tmp_path: Path) -> None:
+    values = {name: value for name, value in SECRET_VALUES.items() if name != "redis-replication-password"}
+    path = _runnable(conf.render_server_entrypoint(spec_of()), tmp_path, _secret_files(tmp_path / "s", values))
+    result = _run(path)
+    assert result.returncode != 0
+    assert "cannot read the secret file" in result.stderr and "redis-replication-password" in result.stderr
+    assert not (tmp_path / "runtime" / "auth.conf").exists()
+
+
+@pytest.mark.parametrize("bad", ["", "has space-0123456789", "quote'0123456789abc"])
+def test_entrypoint_refuses_a_secret_file_with_bad_content(bad: str, tmp_path: Path) -> None:
+    values = SECRET_VALUES | {"redis-admin-password": bad}
+    path = _runnable(conf.render_server_entrypoint(spec_of()), tmp_path, _secret_files(tmp_path / "s", values))
+    result = _run(path)
+    assert result.returncode != 0
+    assert "redis-admin-password is empty or has characters other than" in result.stderr
+    assert not (tmp_path / "runtime" / "auth.conf").exists()
+
+
+def test_default_user_disabled() -> None:
+    script = conf.render_server_entrypoint(spec_of(auth={"default_user": "disabled"}))
+    assert '  "user default reset off" \\' in script.splitlines()
 
 
 def _entrypoints(deployment: DeploymentPlan) -> dict[str, str]:
@@ -209,49 +310,6 @@ def test_sh_n_catches_a_broken_script(tmp_path: Path) -> None:
     assert result.returncode != 0
 
 
-def test_sentinel_auth_writer_expands_the_password_at_start(tmp_path: Path) -> None:
-    """Run the sentinel entrypoint's auth lines with a stub: the password reaches the runtime file, nowhere else."""
-    script = conf.render_sentinel_entrypoint(spec_of())
-    runtime = tmp_path / "runtime"
-    etc = tmp_path / "etc"
-    etc.mkdir()
-    (etc / "sentinel.conf").write_text("port 26379\n", encoding="utf-8")
-    body = (
-        script.replace(conf.RUNTIME_DIR, str(runtime))
-        .replace(conf.CONFIG_DIR, str(etc))
-        .replace("exec redis-server", "echo would-run")
-    )
-    path = tmp_path / "entrypoint.sh"
-    path.write_text(body, encoding="utf-8")
-    result = subprocess.run(
-        ["sh", str(path)], capture_output=True, text=True, timeout=30, check=False,
-        env={"PATH": "/usr/bin:/bin", "REDIS_PASSWORD": PASSWORD},
-    )
-    assert result.returncode == 0, result.stderr
-    assert PASSWORD not in result.stdout + result.stderr
-    written = (runtime / "sentinel.conf").read_text(encoding="utf-8").splitlines()
-    assert written == [
-        "port 26379",
-        f"requirepass {PASSWORD}",
-        f"sentinel auth-pass cache-fallback {PASSWORD}",
-        f"sentinel sentinel-pass {PASSWORD}",
-    ]
-    assert not (runtime / "auth.conf").exists(), "the auth file is removed once merged"
-    assert oct((runtime / "sentinel.conf").stat().st_mode & 0o777) == oct(0o600)
-
-
-def test_entrypoint_refuses_to_start_without_the_password(tmp_path: Path) -> None:
-    script = conf.render_server_entrypoint(spec_of()).replace(conf.RUNTIME_DIR, str(tmp_path / "runtime"))
-    path = tmp_path / "entrypoint.sh"
-    path.write_text(script, encoding="utf-8")
-    result = subprocess.run(
-        ["sh", str(path)], capture_output=True, text=True, timeout=30, check=False, env={"PATH": "/usr/bin:/bin"}
-    )
-    assert result.returncode != 0
-    assert "REDIS_PASSWORD is not set" in result.stderr
-    assert not (tmp_path / "runtime" / "auth.conf").exists()
-
-
 # No secret anywhere
 
 
@@ -278,7 +336,7 @@ def test_password_is_absent_from_every_rendered_file(deployment: DeploymentPlan)
 def test_password_is_absent_from_every_service_plan_field(deployment: DeploymentPlan) -> None:
     texts = [text for service in deployment.services for text in _strings(service)]
     assert any("cluster-enabled yes" in text for text in texts), "the walk reaches the rendered files"
-    assert any(text == "REDIS_PASSWORD" for text in texts), "the walk reaches the secret env names"
+    assert any(text == "/run/secrets/redis-password" for text in texts), "the walk reaches the secret files"
     for text in texts:
         assert PASSWORD not in text
     for node in deployment.nodes:
@@ -308,32 +366,32 @@ def test_example_entrypoints_are_valid_sh(example: Path, tmp_path: Path) -> None
 def test_acl_rules_reach_the_auth_file_unchanged(tmp_path: Path) -> None:
     """Run the fallback entrypoint's auth lines: each ACL user gets its own password and its rules verbatim."""
     rules = "~* &* +@read +@write +@connection +cluster|slots -@dangerous"
-    spec = spec_of(auth={"acl_users": [{"name": "app", "rules": rules}, {"name": "report-reader"}]})
-    runtime = tmp_path / "runtime"
-    script = (
-        conf.render_server_entrypoint(spec)
-        .replace(conf.RUNTIME_DIR, str(runtime))
-        .replace("exec redis-server", "echo would-run")
-    )
-    path = tmp_path / "entrypoint.sh"
-    path.write_text(script, encoding="utf-8")
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "REDIS_PASSWORD": PASSWORD,
-        "REDIS_ACL_APP_PASSWORD": "app-password-0123456789",
-        "REDIS_ACL_REPORT_READER_PASSWORD": "reader-password-0123456789",
+    spec = spec_of(auth={"acl_users": [{"name": "billing", "rules": rules}, {"name": "report-reader"}]})
+    acl_values = {
+        "redis-acl-billing-password": "billing-password-0123456789",
+        "redis-acl-report-reader-password": "reader-password-0123456789",
     }
-    result = subprocess.run(["sh", str(path)], capture_output=True, text=True, timeout=30, check=False, env=env)
+    secrets = _secret_files(tmp_path / "secrets", SECRET_VALUES | acl_values)
+    path = _runnable(conf.render_server_entrypoint(spec), tmp_path, secrets)
+    result = _run(path)
     assert result.returncode == 0, result.stderr
-    assert (runtime / "auth.conf").read_text(encoding="utf-8").splitlines() == [
-        f"requirepass {PASSWORD}",
-        f"masterauth {PASSWORD}",
-        f"user app on >app-password-0123456789 {rules}",
-        "user report-reader on >reader-password-0123456789 ~* &* +@all -@dangerous",
+    app = "~* &* +@all -@dangerous +info +role"
+    assert (tmp_path / "runtime" / "auth.conf").read_text(encoding="utf-8").splitlines() == [
+        f"user default reset on >{PASSWORD} {app}",
+        f"user app reset on >{PASSWORD} {app}",
+        "user admin reset on >admin-password-0123456789 ~* &* +@all -flushall -flushdb -debug -shutdown -monitor "
+        "-cluster|reset -cluster|flushslots -swapdb",
+        "user exporter reset on >exporter-password-0123456789 -@all +ping +info +client|setname +cluster|info "
+        "+slowlog|len +slowlog|get +latency|latest +latency|histogram",
+        "user replication reset on >replication-password-0123456789 -@all +psync +replconf +ping",
+        "user sentinel reset on >sentinel-password-0123456789 allchannels -@all +multi +slaveof +ping +exec "
+        "+subscribe +config|rewrite +role +publish +info +client|setname +client|kill +script|kill",
+        f"user billing reset on >billing-password-0123456789 {rules}",
+        "user report-reader reset on >reader-password-0123456789 ~* &* +@all -@dangerous",
+        "masteruser replication",
+        "masterauth replication-password-0123456789",
     ]
-    missing = subprocess.run(
-        ["sh", str(path)], capture_output=True, text=True, timeout=30, check=False,
-        env={key: value for key, value in env.items() if key != "REDIS_ACL_APP_PASSWORD"},
-    )
+    (secrets / "redis-acl-billing-password").unlink()
+    missing = _run(path)
     assert missing.returncode != 0
-    assert "REDIS_ACL_APP_PASSWORD is not set" in missing.stderr
+    assert "redis-acl-billing-password" in missing.stderr

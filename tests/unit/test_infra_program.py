@@ -79,11 +79,16 @@ def test_dev_stack_deploys_the_whole_cluster_and_exports_the_contract() -> None:
     mocks, exports, secret = run_program()
     # 6 nodes, 2 fallback servers, 3 sentinels, the exporter and Prometheus (the dev stack turns it on).
     assert len(pm.of_type(mocks, pm.CONTAINER)) == 13
-    assert len(pm.of_type(mocks, pm.RANDOM_PASSWORD)) == 1  # no redisPassword in config: generated
+    # No redisPassword in config: the application's is generated, beside admin, exporter, replication, sentinel.
+    assert sorted(r.name for r in pm.of_type(mocks, pm.RANDOM_PASSWORD)) == [
+        "cache-cluster-admin-password", "cache-cluster-exporter-password", "cache-cluster-password",
+        "cache-cluster-replication-password", "cache-cluster-sentinel-password",
+    ]
     assert [r.name for r in pm.of_type(mocks, pm.COMPONENT)] == ["cache-cluster"]
-    assert set(exports) == {"env", "node_endpoints", "host_address_map", "exporter_url"}
-    assert secret["env.REDIS_PASSWORD"] is True
-    assert not any(is_secret for key, is_secret in secret.items() if key != "env.REDIS_PASSWORD")
+    assert set(exports) == {"env", "node_endpoints", "host_address_map", "exporter_url", "admin_password"}
+    assert secret["env.REDIS_PASSWORD"] is True and secret["admin_password"] is True
+    secrets = {key for key, is_secret in secret.items() if is_secret}
+    assert secrets == {"env.REDIS_PASSWORD", "admin_password"}
     assert exports["node_endpoints"][0] == "redis-node-1:7001"
     assert exports["host_address_map"]["redis-node-6:7006"] == "127.0.0.1:7006"
     assert exports["exporter_url"] == "http://127.0.0.1:9121"
@@ -92,9 +97,11 @@ def test_dev_stack_deploys_the_whole_cluster_and_exports_the_contract() -> None:
 def test_the_configured_secret_password_is_used_and_stays_secret() -> None:
     set_config(DEV_CLUSTER, password=PASSWORD)
     mocks, _, secret = run_program()
-    assert not pm.of_type(mocks, pm.RANDOM_PASSWORD)
+    assert "cache-cluster-password" not in {r.name for r in pm.of_type(mocks, pm.RANDOM_PASSWORD)}
     node = next(r for r in pm.of_type(mocks, pm.CONTAINER) if r.name == "cache-cluster-redis-node-1")
-    assert f"REDIS_PASSWORD={PASSWORD}" in node.inputs["envs"] and "envs" in node.secret
+    uploads = {upload["file"]: upload["content"] for upload in node.inputs["uploads"]}
+    assert uploads["/run/secrets/redis-password"] == PASSWORD and "uploads" in node.secret
+    assert "envs" not in node.inputs
     (hook,) = pm.of_type(mocks, pm.COMMAND)
     assert PASSWORD not in hook.inputs["create"] + hook.inputs["stdin"]
     assert secret["env.REDIS_PASSWORD"] is True
@@ -164,6 +171,42 @@ def test_missing_or_malformed_cluster_config_is_a_clean_error() -> None:
     assert "cache-cluster:cluster" in _clean_failure()
     set_config(["not", "a", "mapping"])
     assert "must hold a mapping" in _clean_failure()
+
+
+@pytest.mark.parametrize(
+    ("stack", "cluster", "carriers"),
+    [
+        # Docker: the secret files of every Redis and sentinel container, the exporter's, the hook's.
+        ("dev", DEV_CLUSTER, 11),
+        # Kubernetes: the one Secret (its stringData), which every pod mounts as files.
+        ("prod", PROD_CLUSTER, 1),
+    ],
+)
+def test_leak_scan_of_the_stack_program_under_mocks(
+    capfd: pytest.CaptureFixture[str], stack: str, cluster: dict[str, Any], carriers: int
+) -> None:
+    """The program's output, its exports and every resource input: the passwords only where marked secret.
+
+    The application's password comes from config; the others (admin, exporter, replication, sentinel) are
+    generated, which the mocks answer with pm.GENERATED_PASSWORD."""
+    set_config(cluster, password=PASSWORD)
+    mocks, exports, secret = run_program(stack=stack)
+    printed = capfd.readouterr()
+    for value in (PASSWORD, pm.GENERATED_PASSWORD):
+        assert value not in printed.out + printed.err
+        carried = 0
+        for resource in mocks.resources:
+            carrying = resource.carries(value)
+            carried += len(carrying)
+            assert carrying <= resource.secret, f"{resource.name}: {sorted(carrying - resource.secret)} not secret"
+            if resource.type in (pm.CONTAINER, pm.COMMAND):
+                # What the provider echoes back lands in the state: secret there too.
+                outputs = {name[0].lower() + name[1:] for name in resource.additional_secret_outputs}
+                assert carrying <= outputs, resource.name
+        assert carried >= carriers, "the scan reaches every input that carries the passwords"
+    plain = {name: value for name, value in exports.items() if not isinstance(value, (pulumi.Output, dict))}
+    assert PASSWORD not in json.dumps(plain, default=str)
+    assert {key for key, is_secret in secret.items() if is_secret} == {"env.REDIS_PASSWORD", "admin_password"}
 
 
 # ------------------------------------------------------------------------------------ stack names, volumes

@@ -141,6 +141,7 @@ def test_cli_commands_never_import_the_root() -> None:
         "cache_cluster.cli.hook",
         "cache_cluster.cli.policy",
         "cache_cluster.cli.render",
+        "cache_cluster.cli.rotate",
         "cache_cluster.cli.startup",
         "cache_cluster.cli.waiting",
     ]
@@ -189,7 +190,7 @@ def run_probed(*args: str) -> Probe:
         "main()\n"
     )
     env = {key: value for key, value in os.environ.items() if key not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
-    env["REDIS_PASSWORD"] = "layout-probe-password-1"
+    env["REDIS_ADMIN_PASSWORD"] = "layout-probe-password-1"
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60, check=False
     )

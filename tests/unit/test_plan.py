@@ -297,18 +297,32 @@ def test_every_redis_service_has_its_own_data_volume(brief: DeploymentPlan) -> N
     assert brief.volumes == tuple(f"{service.name}-data" for service in redis_services)
 
 
-def test_services_run_rendered_files_and_read_secrets_from_env(brief: DeploymentPlan) -> None:
+def test_services_run_rendered_files_and_read_secrets_from_files(brief: DeploymentPlan) -> None:
     node = brief.service("redis-node-1")
     assert node.image == "redis:7.2.5"
     assert node.entrypoint == ("sh", "/etc/cache-cluster/entrypoint.sh")
     assert set(node.files) == {"/etc/cache-cluster/redis.conf", "/etc/cache-cluster/entrypoint.sh"}
-    assert node.secret_env["REDIS_PASSWORD"] == "password"
-    assert node.env == {}
+    assert node.secret_files == {
+        "/run/secrets/redis-password": "password",
+        "/run/secrets/redis-admin-password": "admin",
+        "/run/secrets/redis-exporter-password": "exporter",
+        "/run/secrets/redis-replication-password": "replication",
+    }
+    assert node.env == {}, "no secret (nor anything else) in the environment"
+    assert node.healthcheck is not None and node.healthcheck.test == (
+        "CMD-SHELL",
+        '[ "$(redis-cli --no-auth-warning --user exporter --askpass -p 7001 ping '
+        '< /run/secrets/redis-exporter-password)" = PONG ]',
+    )
     assert node.memory_mb == 512
     assert node.healthcheck is not None and "7001" in " ".join(node.healthcheck.test)
     assert node.aliases == ("redis-node-1",) and node.hostname == "redis-node-1"
     sentinel = brief.service("redis-sentinel-2")
     assert set(sentinel.files) == {"/etc/cache-cluster/sentinel.conf", "/etc/cache-cluster/entrypoint.sh"}
+    assert set(sentinel.secret_files.values()) == {"password", "admin", "exporter", "sentinel"}
+    assert set(brief.service("redis-fallback").secret_files.values()) == {
+        "password", "admin", "exporter", "replication", "sentinel"
+    }
     assert {dep.service for dep in sentinel.depends_on} == {"redis-fallback"}
     replica = brief.service("redis-fallback-replica")
     assert [(dep.service, dep.condition) for dep in replica.depends_on] == [("redis-fallback", "service_healthy")]
@@ -321,7 +335,13 @@ def test_exporter_service_and_targets(brief: DeploymentPlan) -> None:
     assert exporter.image == "oliver006/redis_exporter:v1.62.0"
     assert "--redis.addr=redis://redis-node-1:7001" in exporter.command
     assert "--web.listen-address=:9121" in exporter.command
-    assert exporter.secret_env == {"REDIS_PASSWORD": "password"}
+    assert exporter.command[3:] == (
+        "--redis.user=exporter",
+        "--redis.password-file=/run/secrets/redis-exporter-password-map",
+        "--config-command=-",
+    )
+    assert exporter.secret_files == {"/run/secrets/redis-exporter-password-map": "exporter-map"}
+    assert exporter.env == {}
     assert {dep.service for dep in exporter.depends_on} == {f"redis-node-{index}" for index in range(1, 7)}
     assert brief.exporter_targets == (
         *(f"redis://redis-node-{index}:{7000 + index}" for index in range(1, 7)),
@@ -394,6 +414,7 @@ def test_brief_env_contract(brief: DeploymentPlan) -> None:
         "CACHE_MEMORY_MAX_ENTRIES": "10000",
         "CACHE_MEMORY_MAX_MB": "64",
         "CACHE_MEMORY_TTL_SECONDS": "300",
+        "REDIS_USERNAME": "app",
     }
     assert brief.contract.names()[:3] == ["REDIS_CLUSTER_ENABLED", "REDIS_CLUSTER_NODES", "CACHE_FALLBACK_ORDER"]
     assert "REDIS_PASSWORD" in brief.contract.names()

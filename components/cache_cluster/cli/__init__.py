@@ -7,7 +7,7 @@ None): typer's rich help costs ~80 ms of start-up, more than the rest of `--help
 from __future__ import annotations
 
 from ..errors import CacheClusterError
-from . import config, drill, hook, policy, render
+from . import config, drill, hook, policy, render, rotate
 from .common import typer_app
 from .startup import skip_collection_at_exit
 
@@ -19,6 +19,7 @@ app.command("env")(config.env)
 app.command("init")(hook.init)
 app.command("validate")(hook.validate)
 app.command("status")(hook.status)
+app.command("rotate-password")(rotate.rotate_password)
 app.command("drill")(drill.drill)
 app.add_typer(render.app, name="render")
 app.command("policy-check")(policy.policy_check)

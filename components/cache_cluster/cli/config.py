@@ -21,6 +21,7 @@ def plan_as_json(deployment: DeploymentPlan) -> dict[str, Any]:
     from ..target_support import target_notes
 
     spec = deployment.spec
+    reached = reached_at(deployment)
     return {
         "name": spec.name,
         "environment": spec.environment,
@@ -43,6 +44,7 @@ def plan_as_json(deployment: DeploymentPlan) -> dict[str, Any]:
                 "role": service.role,
                 "image": service.image,
                 "ports": [f"{port.host_ip}:{port.host_port}->{port.container_port}" for port in service.ports],
+                "address": reached[service.name],
                 "volumes": [f"{mount.volume}:{mount.path}" for mount in service.volumes],
             }
             for service in deployment.services
@@ -53,13 +55,37 @@ def plan_as_json(deployment: DeploymentPlan) -> dict[str, Any]:
     }
 
 
+def reached_at(deployment: DeploymentPlan) -> dict[str, str]:
+    """Service name -> where it is reached: its published host ports on Docker, its DNS name and port inside
+    the cluster on Kubernetes (nothing is published on a host there)."""
+    from .. import addresses
+
+    spec = deployment.spec
+    if spec.target != "kubernetes":
+        return {
+            service.name: ",".join(f"{port.host_ip}:{port.host_port}" for port in service.ports)
+            for service in deployment.services
+        }
+    found = [*addresses.cluster_nodes(spec), *addresses.sentinels(spec)]
+    if spec.fallback.enabled:
+        found += [addresses.fallback_primary(spec), addresses.fallback_replica(spec)]
+    if spec.exporter.enabled:
+        found.append(addresses.exporter(spec))
+    return {address.name: str(address) for address in found}
+
+
 def _plan_table(deployment: DeploymentPlan) -> Table:
     from rich.table import Table
 
     spec = deployment.spec
     table = Table(title=f"{spec.name} ({spec.environment}, target {spec.target})")
-    for column in ("service", "role", "port", "shard / slots", "follows", "image"):
-        table.add_column(column)
+    where = "address in the cluster" if spec.target == "kubernetes" else "published"
+    reached = reached_at(deployment)
+    for column in ("service", "role", where, "shard / slots", "follows", "image"):
+        # Names and addresses whole (the image may be shortened instead): they are what people copy.
+        whole = {"service": [service.name for service in deployment.services], where: list(reached.values())}
+        widest = max(map(len, whole[column]), default=0) if column in whole else None
+        table.add_column(column, no_wrap=True, min_width=widest)
     nodes = {node.name: node for node in deployment.nodes}
     for service in deployment.services:
         node = nodes.get(service.name)
@@ -71,8 +97,8 @@ def _plan_table(deployment: DeploymentPlan) -> Table:
                 if node.slots
                 else str(node.shard)
             )
-        ports = ",".join(f"{port.host_ip}:{port.host_port}" for port in service.ports)
-        table.add_row(service.name, role, ports, slots, node.master if node and node.master else "", service.image)
+        follows = node.master if node and node.master else ""
+        table.add_row(service.name, role, reached.get(service.name, ""), slots, follows, service.image)
     return table
 
 

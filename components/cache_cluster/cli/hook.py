@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..environment import PASSWORD_ENV
+from ..acl import ADMIN_USER
+from ..environment import ADMIN_PASSWORD_ENV
 from ..errors import CacheClusterError
 from .common import ProjectDir, SpecFile, StackOption, note, out, resolve_spec
 from .startup import import_redis_without_telemetry
@@ -53,7 +54,17 @@ ReplicasOption = Annotated[
     int | None, typer.Option("--replicas", help="With --nodes: replicas per master (default: the spec's).")
 ]
 PasswordFile = Annotated[
-    Path | None, typer.Option("--password-file", help=f"Read the password from this file instead of {PASSWORD_ENV}.")
+    Path | None,
+    typer.Option(
+        "--password-file", help=f"Read the admin user's password from this file instead of {ADMIN_PASSWORD_ENV}."
+    ),
+]
+UserOption = Annotated[
+    str,
+    typer.Option(
+        "--user",
+        help="The ACL user to sign in as (the deployment's admin user); '' signs in with the password alone.",
+    ),
 ]
 ViaOption = Annotated[
     Via,
@@ -102,6 +113,7 @@ class HookOptions:
     masters: MastersOption = None
     replicas: ReplicasOption = None
     password_file: PasswordFile = None
+    user: UserOption = ADMIN_USER
     via: ViaOption = Via.direct
     address_map: AddressMapOption = None
     failure_domains: DomainsOption = None
@@ -120,7 +132,13 @@ class HookOptions:
                     "--masters / --replicas go with --nodes; fix: change the spec's topology instead"
                 )
             own = resolve_spec(self.file, self.stack, self.project_dir)
-            return targets_from_spec(own, via=self.via.value, address_map=explicit, failure_domains=self._domains(own))
+            return targets_from_spec(
+                own,
+                via=self.via.value,
+                address_map=explicit,
+                failure_domains=self._domains(own),
+                username=self.user or None,
+            )
         if self.failure_domains is not None:
             raise CacheClusterError(
                 "--failure-domains reads the domains of the spec's nodes; fix: give them in --nodes as "
@@ -139,6 +157,7 @@ class HookOptions:
             replicas_per_master=topology.replicas_per_master if self.replicas is None else self.replicas,
             address_map=mapping,
             spec=spec,
+            username=self.user or None,
         )
 
     def _domains(self, spec: ClusterSpec) -> dict[str, str] | None:
@@ -154,14 +173,14 @@ class HookOptions:
         from ..loader import password_from_env
 
         if self.password_file is None:
-            password = password_from_env()
+            password = password_from_env(variable=ADMIN_PASSWORD_ENV)
             assert password is not None
             return password
         try:
             text = self.password_file.read_text(encoding="utf-8").strip()
         except OSError as error:
             raise CacheClusterError(f"cannot read --password-file {self.password_file}: {error.strerror}") from None
-        password = password_from_env({PASSWORD_ENV: text})
+        password = password_from_env({ADMIN_PASSWORD_ENV: text}, variable=ADMIN_PASSWORD_ENV)
         if password is None:
             raise CacheClusterError(f"--password-file {self.password_file} is empty; fix: write the password into it")
         return password

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from ..environment import SECRETS_STATE_DIR
 from ..errors import CacheClusterError
 from .common import ProjectDir, SpecFile, StackOption, resolve_spec, spec_source, typer_app
 
@@ -135,6 +136,83 @@ def _check(output: Path, expected: str, source: str, regenerate: str) -> bool:
     return False
 
 
+@app.command("secrets")
+def render_secrets_command(
+    file: SpecFile = None,
+    stack: StackOption = None,
+    project_dir: ProjectDir = Path("."),
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where the secret files are kept (created 0700; files 0600).")
+    ] = Path(SECRETS_STATE_DIR),
+) -> None:
+    """Write the deployment's secret files (a missing password is generated) and print `export` lines that read
+    them, for `eval` before `docker-compose up`. The values are never printed: the lines only name the files.
+
+    A password already set in the environment (REDIS_PASSWORD, REDIS_ADMIN_PASSWORD, ...) is used as it is (and
+    written to its file, so the directory holds every secret: a Kubernetes secretGenerator reads them all).
+    """
+    from .. import acl
+    from ..loader import password_from_env
+    from ..plan import plan
+
+    deployment = plan(resolve_spec(file, stack, project_dir))
+    spec = deployment.spec
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    passwords: dict[str, str] = {}
+    lines: list[str] = []
+    generated = 0
+    for kind in acl.password_kinds(spec):
+        variable = acl.secret_env(kind, spec)
+        # The environment alone (not the fallback to the secret files): the files are this command's own.
+        from_env = password_from_env(dict(os.environ), required=False, variable=variable)
+        path = directory / acl.secret_name(kind, spec)
+        if from_env is not None:
+            # Written too: the directory is then complete (a Kubernetes secretGenerator reads every file).
+            passwords[kind] = from_env
+            if not path.exists() or path.read_text(encoding="utf-8").strip() != from_env:
+                _write_private(path, from_env)
+            continue
+        if not path.exists():
+            _write_private(path, _new_password())
+            generated += 1
+        value = path.read_text(encoding="utf-8").strip()
+        passwords[kind] = password_from_env({variable: value}, variable=variable) or ""
+        lines.append(_export_from(variable, path))
+    if spec.exporter.enabled:
+        # Derived from the exporter's password: rewritten every time, so it always matches it.
+        kind = acl.EXPORTER_MAP
+        path = directory / acl.secret_name(kind, spec)
+        _write_private(path, acl.secret_contents([kind], passwords, deployment.exporter_targets)[kind])
+        lines.append(_export_from(acl.secret_env(kind, spec), path))
+    sys.stdout.write("".join(line + "\n" for line in lines))
+    typer.echo(f"secrets: {len(lines)} files in {directory} ({generated} generated; values not printed)", err=True)
+
+
+def _new_password() -> str:
+    import secrets
+    import string
+
+    # Letters and digits only: valid in redis.conf, shells and URLs without quoting.
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(32))
+
+
+def _write_private(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    temporary.replace(path)
+
+
+def _export_from(variable: str, path: Path) -> str:
+    import shlex
+
+    return f'export {variable}="$(cat {shlex.quote(str(path))})"'
+
+
 @app.command("kubernetes")
 def render_kubernetes_command(
     file: SpecFile = None,
@@ -147,8 +225,8 @@ def render_kubernetes_command(
         str | None,
         typer.Option(
             "--existing-secret",
-            help="Use this existing Secret (keys REDIS_PASSWORD, REDIS_ACL_<USER>_PASSWORD) instead of a "
-            "secretGenerator reading auth.env.",
+            help="Use this existing Secret (a key per secret file: redis-password, redis-admin-password, ...) "
+            "instead of a secretGenerator reading the files in secrets/.",
         ),
     ] = None,
     hook_image: Annotated[
@@ -171,8 +249,9 @@ def render_kubernetes_command(
 ) -> None:
     """Render the Kubernetes manifests and a kustomization.yaml (kubectl apply -k, Argo CD, Flux).
 
-    No secret value is written: the Secret comes from a secretGenerator reading auth.env (git-ignored, you
-    write it), or from an existing Secret (--existing-secret). With monitoring.prometheus_operator on in the
+    No secret value is written: the Secret comes from a secretGenerator reading the files in secrets/
+    (git-ignored; `cache-cluster render secrets SPEC --dir <output>/secrets` writes them), or from an existing
+    Secret (--existing-secret). With monitoring.prometheus_operator on in the
     spec, a ServiceMonitor and a PrometheusRule too.
     """
     from ..plan import plan

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import redis
 from redis.sentinel import Sentinel
 
+from ..acl import ADMIN_USER
 from ..hook.connect import call, client, close
 from ..hook.endpoints import Endpoint
 from ..hook.rebalance import preferred_masters
@@ -329,7 +330,7 @@ def kill_fallback_primary(drill: Drill) -> None:
         raise DrillError("the spec has no fallback tier with sentinels; fix: fallback.enabled: true")
     sentinel = Sentinel(  # type: ignore[no-untyped-call]
         [(s.connect.host, s.connect.port) for s in targets.sentinels],
-        sentinel_kwargs={"password": drill.password, "socket_timeout": 1.0},
+        sentinel_kwargs={"username": ADMIN_USER, "password": drill.password, "socket_timeout": 1.0},
     )
 
     def current() -> Endpoint:

@@ -13,6 +13,7 @@ import subprocess
 import time
 from typing import Protocol
 
+from ..acl import ADMIN_USER
 from ..errors import CacheClusterError
 from ..hook.endpoints import Endpoint
 
@@ -110,7 +111,7 @@ class DockerFaults:
         # the node's TIME (the host's clock: containers share the kernel's). The password travels by name in the
         # environment (REDISCLI_AUTH), never in argv.
         env = {**os.environ, "REDISCLI_AUTH": self._password}
-        cli = f"redis-cli -p {node.port}"
+        cli = f"redis-cli --no-auth-warning --user {ADMIN_USER} -p {node.port}"  # the hook's user, as the drill's
         script = (
             f'i=0; while [ $i -lt {ISOLATED_BURST} ]; do t=$({cli} time 2>&1 | tr "\\n" " "); '
             f'r=$({cli} set "$1:$i" isolated 2>&1 | tr "\\n" " "); w=$({cli} wait 1 20 2>&1 | tr "\\n" " "); '

@@ -8,13 +8,16 @@ from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
-from redis.exceptions import AuthenticationError, BusyLoadingError, ResponseError
+from redis.exceptions import AuthenticationError, BusyLoadingError, InvalidResponse, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
+from ..acl import ADMIN_USER
+from ..environment import ADMIN_PASSWORD_ENV
 from .endpoints import Endpoint
 
+_NOT_OK_AFTER_AUTH = "Invalid Username or Password"
 # Replies we parse ourselves: redis-py's own parsers for these vary between versions.
 _RAW_COMMANDS = ("CLUSTER NODES", "CLUSTER INFO", "CLIENT INFO", "CLUSTER MYID", "CLUSTER SHARDS")
 
@@ -24,6 +27,7 @@ def client(endpoint: Endpoint, password: str, *, timeout: float = 2.0) -> redis.
     connection = redis.Redis(
         host=endpoint.connect.host,
         port=endpoint.connect.port,
+        username=endpoint.username,
         password=password,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
@@ -56,10 +60,34 @@ def describe_error(error: BaseException, endpoint: Endpoint, password: str | Non
     where = str(endpoint.connect)
     cause = error.__cause__ or error.__context__
     text = str(error)
-    if isinstance(error, AuthenticationError) or "WRONGPASS" in text or "NOAUTH" in text:
-        reason = "auth failed: the server rejected the password; fix: use the deployment's REDIS_PASSWORD"
+    user = endpoint.username or "default"
+    if isinstance(error, AuthenticationError) and text == _NOT_OK_AFTER_AUTH:
+        # redis-py's own words when AUTH got a well-formed reply other than OK (a server rejecting the password
+        # answers WRONGPASS): something that parses as RESP but is not Redis, such as an echo.
+        reason = (
+            f"{where} is not a Redis server: it did not answer AUTH with OK; fix: point {endpoint.address} at "
+            "the Redis node (another service listens on that port)"
+        )
+    elif isinstance(error, AuthenticationError) or "WRONGPASS" in text or "NOAUTH" in text:
+        reason = (
+            f"auth failed: the server rejected user {user!r} with this password; fix: use the deployment's "
+            f"{ADMIN_PASSWORD_ENV} (the {ADMIN_USER} user's password, make up keeps it in .cache-cluster/secrets)"
+        )
         if "without any password configured" in text:
             reason = "auth failed: the server has no password set; fix: start it with the rendered auth include"
+    elif "NOPERM" in text:
+        reason = f"permission denied to user {user!r}: {text}; fix: sign in as the {ADMIN_USER} user"
+    elif isinstance(error, InvalidResponse):
+        answer = text.removeprefix("Protocol Error: ")
+        reason = (
+            f"{where} is not a Redis server: it answered {answer[:60]}; fix: point {endpoint.address} at the "
+            "Redis node (another service listens on that port)"
+        )
+    elif "Connection closed by server" in text:
+        reason = (
+            f"{where} closed the connection before answering (a proxy with nothing behind it, a server shutting "
+            "down, or not a Redis server)"
+        )
     elif isinstance(error, BusyLoadingError):
         reason = "loading its dataset"
     elif isinstance(error, RedisTimeoutError) or isinstance(cause, TimeoutError):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from .. import addresses
+from ..acl import ADMIN_USER
 from ..errors import CacheClusterError, Problem
 from ..plan import DeploymentPlan, bracketed, plan
 from ..spec import ClusterSpec
@@ -49,6 +50,8 @@ class Endpoint:
     connect: HostPort
     # Host / Kubernetes node / zone; None when unknown (Docker on one machine): never conflicts.
     failure_domain: str | None = None
+    # The ACL user the hook signs in as (acl.py's admin); None: password only, as the `default` user.
+    username: str | None = ADMIN_USER
 
     @property
     def address(self) -> str:
@@ -117,8 +120,23 @@ class Targets:
         return {node.address: node for node in self.nodes}
 
 
-def _endpoint(name: str, port: int, kind: Kind, address_map: AddressMap, domain: str | None = None) -> Endpoint:
-    return Endpoint(name=name, port=port, kind=kind, connect=address_map.resolve(name, port), failure_domain=domain)
+def _endpoint(
+    name: str,
+    port: int,
+    kind: Kind,
+    address_map: AddressMap,
+    domain: str | None = None,
+    *,
+    username: str | None = ADMIN_USER,
+) -> Endpoint:
+    return Endpoint(
+        name=name,
+        port=port,
+        kind=kind,
+        connect=address_map.resolve(name, port),
+        failure_domain=domain,
+        username=username,
+    )
 
 
 def address_map_for(deployment: DeploymentPlan, via: Via, explicit: AddressMap | None) -> AddressMap:
@@ -137,13 +155,14 @@ def targets_from_spec(
     address_map: AddressMap | None = None,
     exporter_targets: Sequence[str] | None = None,
     failure_domains: Mapping[str, str] | None = None,
+    username: str | None = ADMIN_USER,
 ) -> Targets:
     """The deployment the spec describes. `exporter_targets` defaults to the plan's (names inside the network)."""
     deployment = plan(spec)
     mapping = address_map_for(deployment, via, address_map)
     domains = failure_domains or {}
     nodes = tuple(
-        _endpoint(node.host or node.name, node.port, "cluster", mapping, domains.get(node.name))
+        _endpoint(node.host or node.name, node.port, "cluster", mapping, domains.get(node.name), username=username)
         for node in deployment.nodes
     )
     fallback, sentinels = spec.fallback, spec.sentinels
@@ -151,10 +170,11 @@ def targets_from_spec(
     sentinel_endpoints: tuple[Endpoint, ...] = ()
     if fallback.enabled:
         first, second = addresses.fallback_primary(spec), addresses.fallback_replica(spec)
-        primary = _endpoint(first.host, first.port, "fallback-primary", mapping)
-        replica = _endpoint(second.host, second.port, "fallback-replica", mapping)
+        primary = _endpoint(first.host, first.port, "fallback-primary", mapping, username=username)
+        replica = _endpoint(second.host, second.port, "fallback-replica", mapping, username=username)
         sentinel_endpoints = tuple(
-            _endpoint(address.host, address.port, "sentinel", mapping) for address in addresses.sentinels(spec)
+            _endpoint(address.host, address.port, "sentinel", mapping, username=username)
+            for address in addresses.sentinels(spec)
         )
     exporter = None
     if spec.exporter.enabled:
@@ -197,6 +217,7 @@ def targets_from_nodes(
     replicas_per_master: int,
     address_map: AddressMap | None = None,
     spec: ClusterSpec | None = None,
+    username: str | None = ADMIN_USER,
 ) -> Targets:
     """Only these cluster nodes; with a spec, its fallback tier, sentinels and exporter are checked as well."""
     expected = masters * (1 + replicas_per_master)
@@ -216,12 +237,15 @@ def targets_from_nodes(
     if problems:
         raise CacheClusterError("the node list does not match the topology", problems)
     mapping = address_map or AddressMap()
-    endpoints = tuple(_endpoint(address.host, address.port, "cluster", mapping, domain) for address, domain in nodes)
+    endpoints = tuple(
+        _endpoint(address.host, address.port, "cluster", mapping, domain, username=username)
+        for address, domain in nodes
+    )
     if spec is None:
         return Targets(nodes=endpoints, masters=masters, replicas_per_master=replicas_per_master, address_map=mapping)
     # The spec's fallback tier, sentinels and exporter, with the listed nodes and topology instead of its own.
     return replace(
-        targets_from_spec(spec, address_map=mapping),
+        targets_from_spec(spec, address_map=mapping, username=username),
         nodes=endpoints,
         masters=masters,
         replicas_per_master=replicas_per_master,

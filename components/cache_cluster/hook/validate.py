@@ -170,6 +170,7 @@ def _cluster_write_read(targets: Targets, password: str, views: Sequence[NodeSta
     cluster = RedisCluster(
         host=first.connect.host,
         port=first.connect.port,
+        username=first.username,
         password=password,
         decode_responses=True,
         socket_timeout=2.0,

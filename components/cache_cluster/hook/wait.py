@@ -69,7 +69,9 @@ def probe(endpoint: Endpoint, password: str, timeout: float) -> tuple[Readiness,
         if connection is not None:
             close(connection)
         reason = describe_error(error, endpoint, password)
-        return Readiness(endpoint, False, reason, permanent=reason.startswith("auth failed")), None
+        # Neither a wrong password nor another protocol on the port goes away by waiting.
+        permanent = reason.startswith("auth failed") or "is not a Redis server" in reason
+        return Readiness(endpoint, False, reason, permanent=permanent), None
     expected = EXPECTED_MODE.get(endpoint.kind)
     if expected is not None and mode != expected:
         close(connection)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from . import rules
-from .resources import DOCKER_CONTAINER, K8S_DEPLOYMENT, K8S_STATEFUL_SET, K8S_WORKLOADS, Resource
+from .resources import DOCKER_CONTAINER, K8S_DEPLOYMENT, K8S_STATEFUL_SET, K8S_WORKLOADS, SECRETS_DIR, Resource
 
 Level = Literal["advisory", "mandatory"]
 DEV = {
@@ -93,10 +93,19 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "password-set",
-        "Every Redis server, sentinel and the exporter receives the shared password (REDIS_PASSWORD).",
+        "Every Redis server, sentinel and the exporter receives its users' passwords (files under /run/secrets).",
         "mandatory",
-        "give the container REDIS_PASSWORD from the stack's password (the component does this; keep auth on)",
+        "mount the deployment's secret files into the container (the component does this; keep auth on)",
         rules.password_set,
+        stack=True,
+    ),
+    Rule(
+        "passwords-as-files",
+        "No container or pod gets a password through its environment (also not from a Secret's key).",
+        "mandatory",
+        f"mount the passwords as files under {SECRETS_DIR} (Compose secrets, a Secret volume, uploads marked "
+        "secret) and read them there, as the components do",
+        rules.passwords_as_files,
         stack=True,
     ),
     Rule(

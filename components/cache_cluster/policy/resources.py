@@ -29,6 +29,7 @@ K8S_NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 K8S_WORKLOADS = (K8S_STATEFUL_SET, K8S_DEPLOYMENT, K8S_JOB)
 
 PASSWORD_NAMES = ("REDIS_PASSWORD", "REDISCLI_AUTH")
+SECRETS_DIR = "/run/secrets/"  # where the containers' password files are (acl.SECRETS_DIR)
 COMPONENT_TYPE_PREFIX = "cache-cluster:index:"  # DockerCacheCluster, KubernetesCacheCluster
 HOOK_COMMANDS = ("cache_cluster.cli init", "cache-cluster init")
 
@@ -209,6 +210,8 @@ class Workload:
     mounts: tuple[Mount, ...]
     networks: frozenset[str]
     command: tuple[str, ...]
+    # Files under /run/secrets the container gets (the passwords, as files: ServicePlan.secret_files).
+    secret_files: frozenset[str] = frozenset()
 
     def conf(self) -> dict[str, list[str]]:
         merged: dict[str, list[str]] = {}
@@ -274,7 +277,13 @@ def _docker_workload(resource: Resource) -> Workload:
         ]
     )
     memory = get(props, "memory")
+    secret_files = frozenset(
+        str(get(upload, "file"))
+        for upload in reveal(get(props, "uploads", default=[])) or []
+        if str(get(upload, "file", default="")).startswith(SECRETS_DIR)
+    )
     return Workload(
+        secret_files=secret_files,
         resource=resource,
         container=resource.name,
         role=_role(confs, command, str(get(props, "image", default=""))),
@@ -314,10 +323,15 @@ def _k8s_workloads(resource: Resource, config_maps: Mapping[str, Mapping[str, st
     for container in get(pod, "containers", default=[]) or []:
         confs: dict[str, str] = {}
         mounts: list[Mount] = []
+        secret_files: set[str] = set()
         for mount in get(container, "volumeMounts", default=[]) or []:
             name = str(get(mount, "name"))
             path = str(get(mount, "mountPath", default=""))
             volume = volumes.get(name, {})
+            if get(volume, "secret") is not None and (path.rstrip("/") + "/").startswith(SECRETS_DIR):
+                # A Secret volume's keys as files (every key when it lists no items).
+                items = get(volume, "secret", "items", default=None) or [{"path": "*"}]
+                secret_files.update(f"{path.rstrip('/')}/{get(item, 'path')}" for item in items)
             map_name = get(volume, "configMap", "name")
             if map_name is not None:
                 for key, text in (config_maps.get(str(map_name)) or {}).items():
@@ -348,6 +362,7 @@ def _k8s_workloads(resource: Resource, config_maps: Mapping[str, Mapping[str, st
             mounts=tuple(mounts),
             networks=frozenset(),
             command=command,
+            secret_files=frozenset(secret_files),
         )
 
 

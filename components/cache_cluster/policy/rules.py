@@ -25,6 +25,7 @@ from .resources import (
     K8S_STATEFUL_SET,
     K8S_WORKLOADS,
     PASSWORD_NAMES,
+    SECRETS_DIR,
     UNKNOWN,
     Resource,
     Workload,
@@ -141,6 +142,9 @@ def _password_carriers(resource: Resource) -> Iterator[tuple[str, bool]]:
         for index, entry in enumerate(reveal(get(props, "envs", default=[])) or []):
             if str(entry).partition("=")[0] in PASSWORD_NAMES:
                 yield f"envs[{index}]", _sealed_along(props, "envs", index)
+        for index, upload in enumerate(reveal(get(props, "uploads", default=[])) or []):
+            if str(get(upload, "file", default="")).startswith(SECRETS_DIR):
+                yield f"uploads[{index}].content", _sealed_along(props, "uploads", index, "content")
     for key in ("environment", "env"):  # command:local:Command, and anything shaped like it
         names = reveal(get(props, key))
         if isinstance(names, Mapping):
@@ -180,6 +184,11 @@ def _passwords(stack: Stack) -> set[str]:
             if isinstance(value, str) and value and value != "<secretKeyRef>":
                 found.add(value)
     for resource in stack.resources:
+        if resource.type == DOCKER_CONTAINER:
+            for upload in reveal(get(resource.props, "uploads", default=[])) or []:
+                path = str(get(upload, "file", default=""))
+                if path.startswith(SECRETS_DIR) and not path.endswith("-map"):
+                    found.add(str(reveal(get(upload, "content", default=""))))
         env = reveal(get(resource.props, "environment"))
         if isinstance(env, Mapping):
             found.update(str(env[name]) for name in PASSWORD_NAMES if env.get(name))
@@ -195,9 +204,23 @@ def password_set(stack: Stack, settings: Settings) -> Iterator[Finding]:
             continue
         has_env = any(reveal(workload.env.get(name)) for name in ("REDIS_PASSWORD",))
         has_conf = "requirepass" in workload.conf()
-        if not (has_env or has_conf):
+        has_files = bool(workload.secret_files)  # the ACL users' passwords as files (the entrypoint reads them)
+        if not (has_env or has_conf or has_files):
             yield (
-                f"{_who(workload)}this {workload.role} gets no REDIS_PASSWORD: it would run without auth",
+                f"{_who(workload)}this {workload.role} gets no password (neither as a file under "
+                f"{SECRETS_DIR} nor in its environment): it would run without auth",
+                workload.resource.urn,
+            )
+
+
+def passwords_as_files(stack: Stack, settings: Settings) -> Iterator[Finding]:
+    # The cache's own containers: an application's may take REDIS_PASSWORD from its environment (the contract).
+    for workload in stack.of_role(*REDIS_ROLES, "exporter", "hook"):
+        carried = sorted(name for name in workload.env if name in PASSWORD_NAMES or name.endswith("_PASSWORD"))
+        if carried:
+            yield (
+                f"{_who(workload)}this {workload.role} gets {', '.join(carried)} in its environment, where "
+                "`docker inspect`, /proc/<pid>/environ and crash reports show it",
                 workload.resource.urn,
             )
 

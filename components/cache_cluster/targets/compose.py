@@ -5,9 +5,11 @@ start) is taken there; this module only spells it in Compose's vocabulary. Four 
 
 - Compose interpolates `$` everywhere, so every literal `$` (shell code in health checks and in the config
   files' content) is written as `$$`; the only real references are the ones made here on purpose: the image
-  variables (`${CACHE_CLUSTER_REDIS_IMAGE:-default}`) and the secrets (`${REDIS_PASSWORD:-}`).
-- Secrets never appear in the file: each secret variable is taken from the environment of `docker-compose`.
-  It may be unset (so `down` works without it); what runs refuses to start without it, with its own message.
+  variables (`${CACHE_CLUSTER_REDIS_IMAGE:-default}`).
+- Secrets never appear in the file, nor in any container's environment: each is a Compose secret whose value
+  Compose takes from its own environment (`environment: REDIS_PASSWORD`, ...) when it creates a container and
+  copies in as a file (plan.py's `secret_files`). Compose reads it only then: `config` and `down` work without
+  it; starting without it stops with Compose's message naming the variable and the secret.
 - The files a service runs from (redis.conf, entrypoint.sh, the hook's cluster.yaml) are inline `configs`
   (`content:`, Compose >= 2.23), copied into the container at creation, owned by root, with plan.py's modes.
 - The text reads each kind of service once: what every service of one role shares is an extension field
@@ -24,8 +26,9 @@ from typing import Any
 
 import yaml
 
-from ..environment import PASSWORD_ENV, PASSWORD_FILE
-from ..plan import Dependency, DeploymentPlan, ImageKind, ServicePlan, secret_variable
+from .. import acl
+from ..environment import ADMIN_PASSWORD_ENV, PASSWORD_ENV, SECRETS_STATE_DIR
+from ..plan import SECRET_FILE_MODE, Dependency, DeploymentPlan, ImageKind, ServicePlan
 from ..target_support import docker_cpus
 from ..yaml_text import BlockDumper, dump_yaml
 
@@ -39,24 +42,14 @@ IMAGE_ENV: dict[ImageKind, str] = {
     "prometheus": PROMETHEUS_IMAGE_ENV,
     "hook": HOOK_IMAGE_ENV,
 }
-__all__ = ["PASSWORD_FILE"]  # re-exported: scripts/stack_info.py prints it
+# Where `make up` keeps the application's password (the other secrets beside it, named like their variables).
+PASSWORD_FILE = f"{SECRETS_STATE_DIR}/redis-password"
 DEFAULT_OUTPUT = "docker-compose.cache-cluster.yml"
 
 
 def escape(value: str) -> str:
     """A literal string for Compose: `$` is Compose's interpolation character, `$$` is a literal `$`."""
     return value.replace("$", "$$")
-
-
-def secret_reference(variable: str) -> str:
-    """`${VAR:-}`: the value from the environment of `docker-compose`, empty when unset.
-
-    Not `${VAR:?message}`: Compose interpolates the whole file for every command, so `down` (which needs no
-    secret) would refuse to run. Starting without it still fails: the servers' entrypoints and the hook stop
-    with a message naming the variable (the hook's exit code reaches `up --wait` and `depends_on`).
-    The one place that decides how a secret reaches a container.
-    """
-    return f"${{{variable}:-}}"
 
 
 def image_reference(service: ServicePlan) -> str:
@@ -98,15 +91,17 @@ def render_service(deployment: DeploymentPlan, service: ServicePlan) -> dict[str
     if service.command:
         rendered["command"] = [escape(part) for part in service.command]
     environment: dict[str, str] = {name: escape(value) for name, value in service.env.items()}
-    environment |= {
-        name: secret_reference(secret_variable(spec, kind)) for name, kind in service.secret_env.items()
-    }
     if environment:
         rendered["environment"] = environment
     if service.ports:
         rendered["ports"] = [f"{port.host_endpoint}:{port.container_port}" for port in service.ports]
     if service.volumes:
         rendered["volumes"] = [f"{mount.volume}:{mount.path}" for mount in service.volumes]
+    if service.secret_files:
+        rendered["secrets"] = [
+            {"source": acl.secret_name(kind, spec), "target": path, "mode": FileMode(SECRET_FILE_MODE)}
+            for path, kind in service.secret_files.items()
+        ]
     if service.files:
         rendered["configs"] = [
             {"source": config_name(service, path), "target": path, "mode": FileMode(service.file_mode(path))}
@@ -175,6 +170,12 @@ def render_compose(deployment: DeploymentPlan) -> dict[str, Any]:
     }
     if configs:
         document["configs"] = configs
+    kinds = dict.fromkeys(kind for service in planned for kind in service.secret_files.values())
+    if kinds:
+        # Taken from docker-compose's own environment when a container is created, copied in as a file.
+        document["secrets"] = {
+            acl.secret_name(kind, spec): {"environment": acl.secret_env(kind, spec)} for kind in kinds
+        }
     return document
 
 
@@ -314,8 +315,10 @@ def header(deployment: DeploymentPlan, *, source: str | None, output: str | None
     init = deployment.init.service.name if deployment.init is not None else None
     lines += [
         "#",
-        f"# Secrets are not in this file: {PASSWORD_ENV} comes from the environment (needed to start, not for",
-        f"# `down`); `make up` creates {PASSWORD_FILE} (mode 0600) and exports it. Images: {REDIS_IMAGE_ENV},",
+        f"# Secrets are not in this file: Compose reads {PASSWORD_ENV} (the application user's password),",
+        f"# {ADMIN_PASSWORD_ENV} and the other variables under `secrets:` from its environment and copies",
+        "# them into the containers as files (never into their environment); needed to start, not for `down`.",
+        f"# `make up` generates them into {SECRETS_STATE_DIR}/ (0600) and exports them. Images: {REDIS_IMAGE_ENV},",
         f"# {EXPORTER_IMAGE_ENV}, {PROMETHEUS_IMAGE_ENV} and {HOOK_IMAGE_ENV} override the spec's",
         "# defaults (`make up` uses the locally built ones).",
         "#",

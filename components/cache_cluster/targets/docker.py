@@ -27,11 +27,19 @@ import pulumi_command as command
 import pulumi_docker as docker
 
 from ..engine_address import engine_host, reachable_address_map
-from ..environment import PASSWORD_ENV
-from ..plan import DeploymentPlan, HealthCheck, ServicePlan, plan
+from ..environment import ADMIN_PASSWORD_ENV
+from ..plan import SECRET_FILE_MODE, DeploymentPlan, HealthCheck, ServicePlan, plan
 from ..spec import ClusterSpec
 from ..target_support import docker_cpus, docker_notes
-from .pulumi_common import DeployInputError, acl_passwords, cluster_password, secret_values, spec_json
+from .pulumi_common import (
+    DeployInputError,
+    acl_passwords,
+    cluster_password,
+    deployment_secret_files,
+    internal_passwords,
+    secret_values,
+    spec_json,
+)
 
 TYPE_TOKEN = "cache-cluster:index:DockerCacheCluster"
 HOOK_VIAS = ("direct", "published")
@@ -51,6 +59,8 @@ class _RequiredArgs(TypedDict):
 class DockerCacheClusterArgs(_RequiredArgs, total=False):
     password: pulumi.Input[str]  # generated (pulumi-random) when left out and the spec has none
     acl_passwords: Mapping[str, pulumi.Input[str]]  # ACL user name -> password; generated when left out
+    # admin / exporter / replication / sentinel -> password (acl.py's built-in users); generated when left out
+    internal_passwords: Mapping[str, pulumi.Input[str]]
     run_hook: bool  # run `cache-cluster init` after every node exists (default true)
     hook_via: str  # how the hook reaches the nodes: "published" (default) or "direct"
     retain_volumes: bool  # data volumes survive `pulumi destroy` (default true; they are shared with Compose)
@@ -80,6 +90,17 @@ def healthcheck_args(check: HealthCheck) -> dict[str, Any]:
         "retries": check.retries,
         "start_period": duration(check.start_period_s),
     }
+
+
+def secret_upload_args(service: ServicePlan, contents: Mapping[str, pulumi.Input[str]]) -> list[dict[str, Any]]:
+    """The service's secret files (`contents`: each secret kind's file content), copied in before it starts.
+
+    Uploaded files live in the container's filesystem, not in its configuration: `docker inspect` and the
+    environment of its processes never show them. The Container's `uploads` are a secret output."""
+    return [
+        {"file": path, "content": contents[kind], "executable": False, "permissions": f"0{SECRET_FILE_MODE:o}"}
+        for path, kind in service.secret_files.items()
+    ]
 
 
 def upload_args(service: ServicePlan) -> list[dict[str, Any]]:
@@ -130,8 +151,10 @@ def container_args(
     *,
     network: pulumi.Input[str],
     volumes: Mapping[str, pulumi.Input[str]],
+    secret_contents: Mapping[str, pulumi.Input[str]] | None = None,
 ) -> dict[str, Any]:
-    """docker.Container arguments for one service, except `image` and `envs` (they carry Outputs/secrets)."""
+    """docker.Container arguments for one service, except `image` (an Output). Secret files are uploaded with
+    `secret_contents` (each kind's content); without it, none are (the pure parts, as tests compare them)."""
     check = service.healthcheck
     return {
         "name": container_name(spec, service),
@@ -144,7 +167,8 @@ def container_args(
             for port in service.ports
         ],
         "volumes": [{"volume_name": volumes[mount.volume], "container_path": mount.path} for mount in service.volumes],
-        "uploads": upload_args(service),
+        "uploads": upload_args(service) + (secret_upload_args(service, secret_contents) if secret_contents else []),
+        "envs": env_entries(service) or None,
         "healthcheck": healthcheck_args(check) if check is not None else None,
         "restart": service.restart,
         "memory": service.memory_mb,
@@ -164,11 +188,9 @@ def container_args(
     }
 
 
-def env_entries(service: ServicePlan, secrets: Mapping[str, str]) -> list[str]:
-    """`KEY=value` for the container; `secrets` maps each secret kind ("password", "acl:<user>") to its value."""
-    entries = [f"{name}={value}" for name, value in service.env.items()]
-    entries += [f"{name}={secrets[kind]}" for name, kind in service.secret_env.items()]
-    return entries
+def env_entries(service: ServicePlan) -> list[str]:
+    """`KEY=value` for the container: never a secret (those are files)."""
+    return [f"{name}={value}" for name, value in service.env.items()]
 
 
 def exporter_url(deployment: DeploymentPlan, address_map: Mapping[str, str] | None = None) -> str | None:
@@ -234,7 +256,8 @@ class DockerCacheCluster(pulumi.ComponentResource):
     Outputs: `env` (the applications' env contract; REDIS_PASSWORD secret), `node_endpoints`, `host_address_map`
     and `exporter_url` (as this machine reaches the published ports: the Docker provider's host for a remote
     engine; empty / None where they are published on a remote host's loopback), `password` and `acl_passwords`
-    (secret), `network_name` (application containers join it to reach the nodes by name). Pass a docker
+    (secret), `admin_password` (secret: the hook's user), `network_name` (application containers join it to
+    reach the nodes by name). Pass a docker
     Provider with `opts=pulumi.ResourceOptions(providers=[provider])`: every child uses it.
     """
 
@@ -245,6 +268,7 @@ class DockerCacheCluster(pulumi.ComponentResource):
     exporter_url: pulumi.Output[str | None]
     password: pulumi.Output[str]
     acl_passwords: dict[str, pulumi.Output[str]]
+    admin_password: pulumi.Output[str]
     containers: dict[str, docker.Container]
     volumes: dict[str, docker.Volume]
     hook: command.local.Command | None
@@ -262,7 +286,9 @@ class DockerCacheCluster(pulumi.ComponentResource):
 
         self.password = cluster_password(name, spec, args.get("password"), child)
         self.acl_passwords = acl_passwords(name, spec, args.get("acl_passwords", {}), child)
-        secrets = secret_values(self.password, self.acl_passwords)
+        internal = internal_passwords(name, spec, args.get("internal_passwords", {}), child)
+        self.admin_password = internal["admin"]
+        secrets = secret_values(self.password, self.acl_passwords, internal)
 
         # Fixed names: a replacement must delete the old one first, or the engine hands back the same object
         # (volumes) or refuses the name (networks).
@@ -304,6 +330,7 @@ class DockerCacheCluster(pulumi.ComponentResource):
                 "network_name": self.network_name,
                 "password": self.password,
                 "acl_passwords": self.acl_passwords,
+                "admin_password": self.admin_password,
             }
         )
 
@@ -318,7 +345,7 @@ class DockerCacheCluster(pulumi.ComponentResource):
         spec = deployment.spec
         images: dict[str, docker.RemoteImage] = {}
         child = pulumi.ResourceOptions(parent=self)
-        all_secrets = pulumi.Output.all(**secrets)
+        contents = deployment_secret_files(deployment, secrets)
         previous = rolling_predecessors(deployment)
         services = {service.name: service for service in deployment.services}
         containers: dict[str, docker.Container] = {}
@@ -332,10 +359,6 @@ class DockerCacheCluster(pulumi.ComponentResource):
                 images[service.image] = docker.RemoteImage(
                     f"{name}-{key}-image", name=service.image, keep_locally=True, opts=child
                 )
-            # Secret as a whole: every container's env carries the password.
-            envs: pulumi.Output[list[str]] = pulumi.Output.secret(
-                all_secrets.apply(functools.partial(env_entries, service))
-            )
             # Compose's depends_on, and the container before this one in the rolling order. A plain depends_on
             # edge: the Python SDK registers a resource only once its dependencies are done ("all our
             # dependencies must be finished", pulumi/runtime/resource.py), and a dependency waited for with
@@ -350,14 +373,14 @@ class DockerCacheCluster(pulumi.ComponentResource):
             containers[service.name] = docker.Container(
                 f"{name}-{service.name}",
                 image=images[service.image].image_id,
-                envs=envs,
-                **container_args(spec, service, network=network, volumes=volumes),
+                **container_args(spec, service, network=network, volumes=volumes, secret_contents=contents),
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     depends_on=[containers[dependency] for dependency in dict.fromkeys(after)],
                     # Fixed container name and host ports: the old container must go before the new one starts.
                     delete_before_replace=True,
-                    additional_secret_outputs=["envs"],
+                    # The secret files' contents, as the provider echoes them back into the state.
+                    additional_secret_outputs=["uploads"],
                 ),
             )
         return {service.name: containers[service.name] for service in deployment.services}
@@ -391,8 +414,8 @@ class DockerCacheCluster(pulumi.ComponentResource):
         (the container IDs) rerun it when a node is replaced, and a spec change (its stdin) reruns it too. The
         hook is idempotent: on a formed, healthy cluster it only validates.
         """
-        # The shared password only: the hook authenticates as the default user and reads no ACL password.
-        environment: dict[str, pulumi.Input[str]] = {PASSWORD_ENV: secrets["password"]}
+        # The admin user's password only: the hook signs in as admin and needs no other.
+        environment: dict[str, pulumi.Input[str]] = {ADMIN_PASSWORD_ENV: secrets["admin"]}
         containers: Sequence[docker.Container] = list(self.containers.values())
         return command.local.Command(
             f"{name}-init",

@@ -20,8 +20,8 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .. import addresses
-from ..plan import plan, secret_variable
+from .. import acl, addresses
+from ..plan import plan
 from ..spec import ClusterSpec
 from .kubernetes_manifests import (
     HOOK_TIMEOUT_SECONDS,
@@ -29,7 +29,14 @@ from .kubernetes_manifests import (
     Manifest,
     manifests,
 )
-from .pulumi_common import DeployInputError, acl_passwords, cluster_password, secret_values
+from .pulumi_common import (
+    DeployInputError,
+    acl_passwords,
+    cluster_password,
+    deployment_secret_files,
+    internal_passwords,
+    secret_values,
+)
 
 TYPE_TOKEN = "cache-cluster:index:KubernetesCacheCluster"
 HOOK_IMAGE_ENV = "CACHE_CLUSTER_HOOK_IMAGE"
@@ -64,6 +71,8 @@ class _RequiredArgs(TypedDict):
 class KubernetesCacheClusterArgs(_RequiredArgs, total=False):
     password: pulumi.Input[str]  # generated (pulumi-random) when left out and the spec has none
     acl_passwords: Mapping[str, pulumi.Input[str]]  # ACL user name -> password; generated when left out
+    # The built-in users' passwords (admin, exporter, replication, sentinel); each generated when left out.
+    internal_passwords: Mapping[str, pulumi.Input[str]]
     hook_image: str  # default: $CACHE_CLUSTER_HOOK_IMAGE, else the spec's images.hook
     create_namespace: bool  # default true; false: the namespace exists already
     # Labels for the ServiceMonitor and PrometheusRule (spec monitoring.prometheus_operator), e.g. the one the
@@ -124,7 +133,7 @@ class KubernetesCacheCluster(pulumi.ComponentResource):
 
     Outputs: `env` (the applications' env contract with the cluster's DNS names; REDIS_PASSWORD secret),
     `node_endpoints`, `host_address_map` (empty: nothing is published on a host), `exporter_url` (in-cluster),
-    `namespace`, `password` and `acl_passwords` (secret).
+    `namespace`, `password`, `acl_passwords` and `admin_password` (secret: the hook's user).
     """
 
     env: dict[str, pulumi.Output[str]]
@@ -134,6 +143,7 @@ class KubernetesCacheCluster(pulumi.ComponentResource):
     namespace: str
     password: pulumi.Output[str]
     acl_passwords: dict[str, pulumi.Output[str]]
+    admin_password: pulumi.Output[str]
     resources: dict[str, pulumi.CustomResource]
     hook: pulumi.CustomResource | None
 
@@ -151,7 +161,11 @@ class KubernetesCacheCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.password = cluster_password(name, spec, args.get("password"), child)
         self.acl_passwords = acl_passwords(name, spec, args.get("acl_passwords", {}), child)
-        secrets = secret_values(self.password, self.acl_passwords)
+        internal = internal_passwords(name, spec, args.get("internal_passwords", {}), child)
+        self.admin_password = internal["admin"]
+        secrets = secret_values(self.password, self.acl_passwords, internal)
+        files = deployment_secret_files(deployment, secrets)
+        secret_files = {acl.secret_name(kind, spec): content for kind, content in files.items()}
 
         objects = manifests(deployment, options)
         if not args.get("run_hook", True):
@@ -160,7 +174,7 @@ class KubernetesCacheCluster(pulumi.ComponentResource):
         self._kinds: dict[str, str] = {}
         self.hook = None
         for manifest in objects:
-            resource = self._register(name, manifest, deployment.spec, secrets)
+            resource = self._register(name, manifest, secret_files)
             self.resources[logical_name(name, manifest)] = resource
             self._kinds[logical_name(name, manifest)] = manifest["kind"]
             if manifest["kind"] == "Job":
@@ -182,6 +196,7 @@ class KubernetesCacheCluster(pulumi.ComponentResource):
                 "namespace": self.namespace,
                 "password": self.password,
                 "acl_passwords": self.acl_passwords,
+                "admin_password": self.admin_password,
             }
         )
 
@@ -201,8 +216,7 @@ class KubernetesCacheCluster(pulumi.ComponentResource):
         self,
         name: str,
         manifest: Manifest,
-        spec: ClusterSpec,
-        secrets: Mapping[str, pulumi.Output[str]],
+        secret_files: Mapping[str, pulumi.Output[str]],
     ) -> pulumi.CustomResource:
         kind = manifest["kind"]
         if awaits_formation(manifest):
@@ -210,9 +224,8 @@ class KubernetesCacheCluster(pulumi.ComponentResource):
         kwargs = resource_kwargs(manifest)
         options = pulumi.ResourceOptions(parent=self, depends_on=self._dependencies(kind))
         if kind == "Secret":
-            # One key per secret, named as the variable the pods read it into (REDIS_PASSWORD, ...).
-            values = {secret_variable(spec, kind): value for kind, value in secrets.items()}
-            kwargs["string_data"] = pulumi.Output.secret(values)
+            # One key per secret file the pods mount (redis-password, ..., the exporter's password map).
+            kwargs["string_data"] = pulumi.Output.secret(dict(secret_files))
         if kind == "Job":
             # The hook may wait HOOK_TIMEOUT_SECONDS for the servers; image pulls come on top.
             timeout = f"{2 * HOOK_TIMEOUT_SECONDS}s"

@@ -20,7 +20,11 @@ writes them as files with a kustomization.yaml. Decisions taken here, and why:
 - The hook runs as a Job with the plan's hook service (`plan.InitPlan`, the same one Compose runs), named after
   a digest of what it acts on (the spec, the node addresses, the image): a changed node set is a new Job, so
   it runs again; an unchanged one is left alone.
-- No secret value is ever in a manifest: pods read the password from the Secret (`secretKeyRef`).
+- No secret value is ever in a manifest, nor in any container's environment: each pod mounts the Secret's keys
+  it needs as files under /run/secrets (the same paths as Compose's `secrets:`), and the entrypoints, probes,
+  the exporter and the hook read them from there. The Secret's keys are the file names (`redis-password`,
+  `redis-admin-password`, ...), so `kubectl create secret generic --from-file=<dir>` fills one from the files
+  `cache-cluster render secrets` writes.
 """
 
 from __future__ import annotations
@@ -34,9 +38,9 @@ from typing import Any
 
 import yaml
 
-from .. import addresses, conf
+from .. import acl, addresses, conf
 from ..monitoring.operator import render_prometheus_rule, render_service_monitor
-from ..plan import CONFIG_FILE_MODE, ENTRYPOINT_PATH, DeploymentPlan, Role, ServicePlan, secret_variable
+from ..plan import CONFIG_FILE_MODE, ENTRYPOINT_PATH, SECRET_FILE_MODE, DeploymentPlan, Role, ServicePlan
 from ..spec import BUS_PORT_OFFSET, ClusterSpec
 
 Manifest = dict[str, Any]
@@ -60,7 +64,7 @@ class KubernetesOptions:
     """What the spec does not say because it depends on where the manifests are applied."""
 
     hook_image: str | None = None  # default: the spec's images.hook
-    # An existing Secret with the password keys (REDIS_PASSWORD, REDIS_ACL_<USER>_PASSWORD); default <name>-auth.
+    # An existing Secret with a key per secret file (`secret_keys`: redis-password, ...); default <name>-auth.
     secret_name: str | None = None
     create_namespace: bool = True
     # Labels for the ServiceMonitor and PrometheusRule (spec.monitoring.prometheus_operator), e.g. the one the
@@ -79,9 +83,8 @@ def secret_name(spec: ClusterSpec, options: KubernetesOptions) -> str:
 
 
 def secret_keys(deployment: DeploymentPlan) -> list[str]:
-    """The Secret's keys: one per secret the pods read (the password, each ACL user's password)."""
-    kinds = {kind for service in deployment.services for kind in service.secret_env.values()}
-    return sorted({secret_variable(deployment.spec, kind) for kind in kinds})
+    """The Secret's keys: the file name of every secret a pod reads (each user's password, the exporter's map)."""
+    return sorted({posixpath.basename(path) for service in deployment.services for path in service.secret_files})
 
 
 def _image_version(image: str) -> str | None:
@@ -162,12 +165,26 @@ def announce_env(spec: ClusterSpec, prefix: str) -> Manifest:
     return {"name": ANNOUNCE_ENV, "value": value}
 
 
-def secret_env(spec: ClusterSpec, variables: Mapping[str, str], secret: str) -> list[Manifest]:
-    """`variables`: env name -> secret kind (ServicePlan.secret_env); each read from the Secret's key."""
-    return [
-        {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": secret_variable(spec, kind)}}}
-        for name, kind in variables.items()
-    ]
+SECRETS_VOLUME = "secrets"
+
+
+def secret_volume(service_plan: ServicePlan, secret: str) -> Manifest:
+    """Only the keys this container reads (ServicePlan.secret_files), each at its plan path under /run/secrets."""
+    names = sorted(posixpath.basename(path) for path in service_plan.secret_files)
+    if {posixpath.dirname(path) for path in service_plan.secret_files} - {acl.SECRETS_DIR}:
+        raise ValueError(f"{service_plan.name}: every secret file must be in {acl.SECRETS_DIR}")
+    return {
+        "name": SECRETS_VOLUME,
+        "secret": {
+            "secretName": secret,
+            "defaultMode": SECRET_FILE_MODE,
+            "items": [{"key": name, "path": name} for name in names],
+        },
+    }
+
+
+def secret_mount() -> Manifest:
+    return {"name": SECRETS_VOLUME, "mountPath": acl.SECRETS_DIR, "readOnly": True}
 
 
 def _resources(memory_mb: int, cpu_request: str, cpu_limit: str | None = None) -> Manifest:
@@ -179,27 +196,32 @@ def _exec(script: str) -> Manifest:
     return {"exec": {"command": ["sh", "-c", script]}}
 
 
-def ping_script(port: int) -> str:
-    # redis-cli exits 0 even on NOAUTH or LOADING, so the reply is compared; REDISCLI_AUTH comes from the env.
-    return f'[ "$(redis-cli -p {port} ping)" = PONG ]'
+def _probe_cli(spec: ClusterSpec, port: int, command: str) -> str:
+    """redis-cli as the exporter user (PING, INFO, CLUSTER INFO only), its password on stdin from the file."""
+    return f"{conf.cli_as(acl.EXPORTER_USER)} -p {port} {command} < {acl.secret_path(acl.EXPORTER_USER, spec)}"
 
 
-def cluster_ready_script(port: int) -> str:
+def ping_script(spec: ClusterSpec, port: int) -> str:
+    # redis-cli exits 0 even on NOAUTH or LOADING, so the reply is compared.
+    return f'[ "$({_probe_cli(spec, port, "ping")})" = PONG ]'
+
+
+def cluster_ready_script(spec: ClusterSpec, port: int) -> str:
     """PONG and `cluster_state:ok`: the node is part of a working cluster."""
     return (
-        f'{ping_script(port)} && case "$(redis-cli -p {port} cluster info)" in '
+        f'{ping_script(spec, port)} && case "$({_probe_cli(spec, port, "cluster info")})" in '
         "*cluster_state:ok*) exit 0 ;; *) exit 1 ;; esac"
     )
 
 
-def redis_probes(port: int, *, cluster: bool) -> Manifest:
-    ping = _exec(ping_script(port))
+def redis_probes(spec: ClusterSpec, port: int, *, cluster: bool) -> Manifest:
+    ping = _exec(ping_script(spec, port))
     return {
         # A node loading a large AOF answers LOADING for as long as that takes: up to 10 minutes here.
         "startupProbe": {**ping, "periodSeconds": 2, "timeoutSeconds": 2, "failureThreshold": 300},
         "livenessProbe": {**ping, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 6},
         "readinessProbe": {
-            **(_exec(cluster_ready_script(port)) if cluster else ping),
+            **(_exec(cluster_ready_script(spec, port)) if cluster else ping),
             "periodSeconds": 2,
             "timeoutSeconds": 2,
             "failureThreshold": 2,
@@ -207,9 +229,10 @@ def redis_probes(port: int, *, cluster: bool) -> Manifest:
     }
 
 
-def _config_volumes(config_map: str) -> list[Manifest]:
+def _config_volumes(config_map: str, service_plan: ServicePlan, secret: str) -> list[Manifest]:
     return [
         {"name": "config", "configMap": {"name": config_map, "defaultMode": CONFIG_FILE_MODE}},
+        secret_volume(service_plan, secret),
         # The root filesystem is read-only: the entrypoint's runtime include (auth, announce) lives here.
         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
     ]
@@ -219,6 +242,7 @@ def _config_mounts(*, data: bool) -> list[Manifest]:
     mounts: list[Manifest] = [
         {"name": "config", "mountPath": conf.CONFIG_DIR, "readOnly": True},
         {"name": "tmp", "mountPath": "/tmp"},
+        secret_mount(),
     ]
     return mounts + ([{"name": "data", "mountPath": conf.DATA_DIR}] if data else [])
 
@@ -409,7 +433,6 @@ def _stateful_set(
 def _redis_container(
     spec: ClusterSpec,
     service_plan: ServicePlan,
-    secret: str,
     *,
     port: int,
     cluster: bool,
@@ -429,12 +452,12 @@ def _redis_container(
         "image": spec.images.redis,
         "imagePullPolicy": "IfNotPresent",
         "command": list(service_plan.entrypoint),
-        "env": env + secret_env(spec, service_plan.secret_env, secret),
+        "env": env,
         "ports": ports,
         "volumeMounts": _config_mounts(data=data),
         "resources": resources
         or _resources(spec.memory.container_memory_mb, spec.memory.cpu_request, spec.memory.cpu_limit),
-        **redis_probes(port, cluster=cluster),
+        **redis_probes(spec, port, cluster=cluster),
         "securityContext": container_security_context(),
     }
 
@@ -501,10 +524,10 @@ def cluster_nodes(deployment: DeploymentPlan, options: KubernetesOptions) -> Wor
         "redis.conf": conf.render_node_conf(spec, hostname=None, port=port),
         posixpath.basename(ENTRYPOINT_PATH): conf.render_node_entrypoint(spec, port=port, announce_env=ANNOUNCE_ENV),
     }
+    node_plan = deployment.service(deployment.nodes[0].name)
     container = _redis_container(
         spec,
-        deployment.service(deployment.nodes[0].name),
-        secret_name(spec, options),
+        node_plan,
         port=port,
         cluster=True,
         announce_prefix=prefix,
@@ -515,7 +538,7 @@ def cluster_nodes(deployment: DeploymentPlan, options: KubernetesOptions) -> Wor
         prefix,
         REDIS_UID,
         [container],
-        _config_volumes(_config_name(prefix)),
+        _config_volumes(_config_name(prefix), node_plan, secret_name(spec, options)),
         data=True,
         # The pause process as pid 1 reaps the entrypoint's background re-meet loop once it ends; under
         # redis-server as pid 1 it would stay a zombie until Redis next forks (Docker's `init: true` does this).
@@ -540,7 +563,6 @@ def sentinels(deployment: DeploymentPlan, options: KubernetesOptions) -> Workloa
     container = _redis_container(
         spec,
         first,
-        secret_name(spec, options),
         port=port,
         cluster=False,
         announce_prefix=prefix,
@@ -548,7 +570,8 @@ def sentinels(deployment: DeploymentPlan, options: KubernetesOptions) -> Workloa
         resources=_resources(first.memory_mb or 64, SMALL_CPU_REQUEST),
     )
     spread = _spread(spec, {"matchLabels": selector_labels(spec, "sentinel")})
-    pod = _pod_spec(prefix, REDIS_UID, [container], _config_volumes(_config_name(prefix)), extra=spread)
+    volumes = _config_volumes(_config_name(prefix), first, secret_name(spec, options))
+    pod = _pod_spec(prefix, REDIS_UID, [container], volumes, extra=spread)
     return _named_set(
         spec, prefix=prefix, component="sentinel", replicas=spec.sentinels.count, files=files, pod=pod,
         ports=[_service_port("redis", port)], data=False,
@@ -580,7 +603,6 @@ def fallback(deployment: DeploymentPlan, options: KubernetesOptions) -> Workload
         container = _redis_container(
             spec,
             service_plan,
-            secret_name(spec, options),
             port=port,
             cluster=False,
             announce_prefix=None,
@@ -590,7 +612,7 @@ def fallback(deployment: DeploymentPlan, options: KubernetesOptions) -> Workload
             service_plan.name,
             REDIS_UID,
             [container],
-            _config_volumes(config["metadata"]["name"]),
+            _config_volumes(config["metadata"]["name"], service_plan, secret_name(spec, options)),
             data=True,
             extra=_spread(spec, pair),
         )
@@ -623,7 +645,7 @@ def exporter(deployment: DeploymentPlan, options: KubernetesOptions) -> Workload
         "imagePullPolicy": "IfNotPresent",
         "command": list(service_plan.entrypoint),
         "args": list(service_plan.command),
-        "env": secret_env(spec, service_plan.secret_env, secret_name(spec, options)),
+        "volumeMounts": [secret_mount()],
         "ports": [{"name": EXPORTER_PORT_NAME, "containerPort": port, "protocol": "TCP"}],
         "resources": _resources(service_plan.memory_mb or 128, SMALL_CPU_REQUEST),
         "startupProbe": {"tcpSocket": {"port": EXPORTER_PORT_NAME}, "periodSeconds": 2, "failureThreshold": 30},
@@ -631,7 +653,8 @@ def exporter(deployment: DeploymentPlan, options: KubernetesOptions) -> Workload
         "readinessProbe": {"tcpSocket": {"port": EXPORTER_PORT_NAME}, "periodSeconds": 5, "failureThreshold": 2},
         "securityContext": container_security_context(),
     }
-    pod = _pod_spec(spec.exporter.name, EXPORTER_UID, [container], [])
+    volumes = [secret_volume(service_plan, secret_name(spec, options))]
+    pod = _pod_spec(spec.exporter.name, EXPORTER_UID, [container], volumes)
     deployment_manifest = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -812,13 +835,11 @@ def hook_objects(deployment: DeploymentPlan, options: KubernetesOptions) -> list
         "imagePullPolicy": "IfNotPresent",
         "command": list(service_plan.entrypoint),
         "args": list(service_plan.command),
-        "env": [
-            {"name": "HOME", "value": "/tmp"},
-            *secret_env(spec, service_plan.secret_env, secret_name(spec, options)),
-        ],
+        "env": [{"name": "HOME", "value": "/tmp"}],
         "volumeMounts": [
             {"name": "spec", "mountPath": posixpath.dirname(spec_path), "readOnly": True},
             {"name": "tmp", "mountPath": "/tmp"},
+            secret_mount(),
         ],
         "resources": _resources(service_plan.memory_mb or 256, SMALL_CPU_REQUEST),
         "securityContext": container_security_context(),
@@ -826,6 +847,7 @@ def hook_objects(deployment: DeploymentPlan, options: KubernetesOptions) -> list
     volumes = [
         {"name": "spec", "configMap": {"name": spec_config["metadata"]["name"], "defaultMode": CONFIG_FILE_MODE}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+        secret_volume(service_plan, secret_name(spec, options)),
     ]
     pod = _pod_spec(name, HOOK_UID, [container], volumes) | {
         "restartPolicy": "Never",
@@ -886,7 +908,7 @@ def manifests(deployment: DeploymentPlan, options: KubernetesOptions, *, with_se
 # ------------------------------------------------------------------------------------- files for GitOps users
 
 RENDER_HEADER = "# Rendered by cache-cluster from {source}. Do not edit: change the spec and render again.\n"
-SECRET_ENV_FILE = "auth.env"
+SECRET_DIR = "secrets"  # beside the manifests, git-ignored: `cache-cluster render secrets --dir <it>`
 
 
 class _LiteralDumper(yaml.SafeDumper):
@@ -916,8 +938,8 @@ def render_files(
     deployment: DeploymentPlan, options: KubernetesOptions, *, source: str, generate_secret: bool
 ) -> dict[str, str]:
     """File name -> text: one file per object, a kustomization.yaml, and for the Secret either a generator
-    reading `auth.env` (written by the user, never by this function, and git-ignored) or, with
-    `generate_secret=False`, a reference to the existing Secret `options.secret_name`."""
+    reading the secret files in `secrets/` (written by `cache-cluster render secrets`, never by this function,
+    and git-ignored) or, with `generate_secret=False`, a reference to the existing Secret `options.secret_name`."""
     spec = deployment.spec
     header = RENDER_HEADER.format(source=source)
     objects = manifests(deployment, options, with_secret=False)
@@ -933,16 +955,15 @@ def render_files(
             {
                 "name": secret_name(spec, options),
                 "namespace": spec.kubernetes.namespace,
-                "envs": [SECRET_ENV_FILE],
+                "files": [f"{key}={SECRET_DIR}/{key}" for key in keys],
                 "options": {"labels": labels(spec, "auth")},
             }
         ]
-        files[f"{SECRET_ENV_FILE}.example"] = (
-            f"# Copy to {SECRET_ENV_FILE} (git-ignored) and fill in; kustomize turns it into the Secret "
-            f"{secret_name(spec, options)}.\n" + "".join(f"{key}=\n" for key in keys)
+        files[".gitignore"] = f"{SECRET_DIR}/\n"
+        secret_note = (
+            f"# The Secret comes from the files in {SECRET_DIR}/ (secretGenerator, git-ignored): write them with\n"
+            f"#   cd <this directory> && cache-cluster render secrets {source} --dir {SECRET_DIR} > /dev/null\n"
         )
-        files[".gitignore"] = f"{SECRET_ENV_FILE}\n"
-        secret_note = f"# The Secret comes from {SECRET_ENV_FILE} (secretGenerator); see {SECRET_ENV_FILE}.example.\n"
     else:
         secret_note = f"# The pods read the existing Secret {secret_name(spec, options)!r} (keys: {', '.join(keys)}).\n"
     files["kustomization.yaml"] = header + secret_note + to_yaml(kustomization)

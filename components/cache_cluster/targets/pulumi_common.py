@@ -7,13 +7,16 @@ checked by the model), or nowhere (generated with pulumi-random). Whichever way,
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import pulumi
 import pulumi_random as random
 from pydantic import ValidationError
 
+from .. import acl
+from ..acl import SecretKind
 from ..errors import CacheClusterError, Problem, problems_from_validation
+from ..plan import DeploymentPlan
 from ..spec import Auth, ClusterSpec
 from ..spec import spec_json as spec_json  # the hook's spec, importable from here as before
 
@@ -67,19 +70,70 @@ def acl_passwords(
             f"acl_passwords names users {unknown} that spec.auth.acl_users does not declare; "
             f"fix: declare them, or remove their passwords (declared: {declared})"
         )
+    return _given_or_generated(declared, given, "acl_passwords", lambda user: f"{name}-acl-{user}-password", opts)
+
+
+def internal_passwords(
+    name: str, spec: ClusterSpec, given: Mapping[str, pulumi.Input[str]], opts: pulumi.ResourceOptions
+) -> dict[str, pulumi.Output[str]]:
+    """The passwords of the built-in users other than the application's (admin, exporter, replication,
+    sentinel): given (and checked), else generated; always secrets."""
+    kinds = [kind for kind in acl.password_kinds(spec) if kind != "password" and not kind.startswith("acl:")]
+    unknown = sorted(set(given) - set(kinds))
+    if unknown:
+        raise DeployInputError(
+            f"internal_passwords names users {unknown} this deployment does not have; fix: use only {kinds}"
+        )
+    return _given_or_generated(kinds, given, "internal_passwords", lambda kind: f"{name}-{kind}-password", opts)
+
+
+def _given_or_generated(
+    keys: Sequence[str],
+    given: Mapping[str, pulumi.Input[str]],
+    argument: str,
+    resource_name: Callable[[str], str],
+    opts: pulumi.ResourceOptions,
+) -> dict[str, pulumi.Output[str]]:
+    """A secret password per key: given (checked, and named `argument[key]` in errors), else generated."""
     passwords: dict[str, pulumi.Output[str]] = {}
-    for user in declared:
-        if user in given:
-            field = f"acl_passwords[{user!r}]"
-            checked = pulumi.Output.from_input(given[user]).apply(functools.partial(checked_password, field=field))
-            passwords[user] = pulumi.Output.secret(checked)
+    for key in keys:
+        if key in given:
+            field = f"{argument}[{key!r}]"
+            checked = pulumi.Output.from_input(given[key]).apply(functools.partial(checked_password, field=field))
+            passwords[key] = pulumi.Output.secret(checked)
         else:
-            passwords[user] = generated_password(f"{name}-acl-{user}-password", opts)
+            passwords[key] = generated_password(resource_name(key), opts)
     return passwords
 
 
 def secret_values(
-    password: pulumi.Output[str], acl: Mapping[str, pulumi.Output[str]]
+    password: pulumi.Output[str],
+    acl_users: Mapping[str, pulumi.Output[str]],
+    internal: Mapping[str, pulumi.Output[str]] | None = None,
 ) -> dict[str, pulumi.Output[str]]:
-    """Every secret by its kind, as ServicePlan.secret_env and the contract name them ("password", "acl:<user>")."""
-    return {"password": password} | {f"acl:{user}": value for user, value in acl.items()}
+    """Every password by its kind, as acl.py, ServicePlan.secret_files and the contract name them."""
+    return {"password": password} | dict(internal or {}) | {f"acl:{user}": value for user, value in acl_users.items()}
+
+
+def secret_file_contents(
+    kinds: Sequence[str], passwords: Mapping[str, pulumi.Output[str]], exporter_targets: Sequence[str]
+) -> dict[str, pulumi.Output[str]]:
+    """What each secret file holds (acl.secret_contents), as secret Outputs."""
+    contents: dict[str, pulumi.Output[str]] = {}
+    for kind in kinds:
+        if kind == acl.EXPORTER_MAP:
+            content = passwords[acl.EXPORTER_USER].apply(
+                functools.partial(acl.exporter_password_map, tuple(exporter_targets))
+            )
+        else:
+            content = passwords[kind]
+        contents[kind] = pulumi.Output.secret(content)
+    return contents
+
+
+def deployment_secret_files(
+    deployment: DeploymentPlan, passwords: Mapping[str, pulumi.Output[str]]
+) -> dict[SecretKind, pulumi.Output[str]]:
+    """Every secret file any container of the deployment mounts, by kind, as secret Outputs."""
+    kinds = list(dict.fromkeys(kind for service in deployment.services for kind in service.secret_files.values()))
+    return secret_file_contents(kinds, passwords, deployment.exporter_targets)

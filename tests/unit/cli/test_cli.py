@@ -26,16 +26,19 @@ Results = dict[str, subprocess.CompletedProcess[str]]
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Results:
     """Every invocation this module asserts on, started together (each costs an interpreter start)."""
     elsewhere = tmp_path_factory.mktemp("elsewhere")
-    # A directory where `make up` ran (it wrote .cache-cluster/password), and a command run from a subdirectory.
+    # A directory where `make up` ran (it wrote .cache-cluster/secrets/redis-password), and a command run from a
+    # subdirectory.
     made_up = tmp_path_factory.mktemp("made-up")
-    (made_up / ".cache-cluster").mkdir(mode=0o700)
-    (made_up / ".cache-cluster" / "password").write_text(GENERATED_PASSWORD + "\n", encoding="utf-8")
+    (made_up / ".cache-cluster" / "secrets").mkdir(mode=0o700, parents=True)
+    (made_up / ".cache-cluster" / "secrets" / "redis-password").write_text(GENERATED_PASSWORD + "\n", encoding="utf-8")
     (made_up / "app").mkdir()
     invocations = {
         "help": Invocation(("--help",)),
         "check-dev-file": Invocation(("check-config", "Pulumi.dev.yaml"), cwd=PROJECT_DIR),
         "check-dev-json": Invocation(("check-config", "--json", str(PROJECT_DIR / "Pulumi.dev.yaml"))),
         "check-stack": Invocation(("check-config", "--stack", "dev", "--project-dir", str(PROJECT_DIR)), cwd=elsewhere),
+        "check-prod-json": Invocation(("check-config", "--json", str(PROJECT_DIR / "Pulumi.prod.yaml"))),
+        "check-prod": Invocation(("check-config", "Pulumi.prod.yaml"), cwd=PROJECT_DIR, env={"COLUMNS": "200"}),
         "env-with-password-set": Invocation(
             ("env", "--stack", "dev", "--project-dir", str(PROJECT_DIR)), env={"REDIS_PASSWORD": PASSWORD}
         ),
@@ -43,7 +46,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Results:
             ("env", "--show-secrets", "--stack", "dev", "--project-dir", str(PROJECT_DIR)),
             env={"REDIS_PASSWORD": PASSWORD},
         ),
-        # Elsewhere: no .cache-cluster/password of a `make up` in this checkout is found there.
+        # Elsewhere: no .cache-cluster/secrets of a `make up` in this checkout is found there.
         "env-show-unset": Invocation(
             ("env", "--show-secrets", "--stack", "dev", "--project-dir", str(PROJECT_DIR)), cwd=elsewhere
         ),
@@ -119,7 +122,21 @@ def test_check_config_json(runs: Results) -> None:
     assert document["env"]["REDIS_CLUSTER_NODES"] == BRIEF_NODES
     assert document["env"]["REDIS_PASSWORD"] == "<secret>"
     assert all(port.startswith("127.0.0.1:") for service in document["services"] for port in service["ports"])
+    assert document["services"][0]["address"] == "127.0.0.1:7001"
     assert len(document["exporter_targets"]) == 6 + 2 + 3
+
+
+def test_check_config_shows_where_kubernetes_servers_are_reached_in_the_cluster(runs: Results) -> None:
+    services = {service["name"]: service for service in json.loads(_ok(runs["check-prod-json"]))["services"]}
+    assert services["redis-node-6"]["address"] == "redis-node-6.redis-node-headless.cache.svc.cluster.local:7001"
+    assert services["redis-sentinel-2"]["address"] == (
+        "redis-sentinel-2.redis-sentinel-headless.cache.svc.cluster.local:26379"
+    )
+    assert services["redis-fallback-replica"]["address"] == "redis-fallback-replica.cache.svc.cluster.local:6381"
+    assert services["redis-exporter"]["address"] == "redis-exporter.cache.svc.cluster.local:9121"
+    stdout = _ok(runs["check-prod"])
+    assert "address in the cluster" in stdout and "127.0.0.1" not in stdout
+    assert "redis-fallback.cache.svc.cluster.local:6380" in stdout
 
 
 def test_check_config_by_stack_name_from_another_directory(runs: Results) -> None:
@@ -151,7 +168,8 @@ def test_example_shapes() -> None:
     assert (production.sentinels.count, production.sentinels.quorum) == (5, 3)
     assert (production.memory.container_memory_mb, production.memory.maxmemory_mb) == (2048, 1536)
     assert production.kubernetes.storage_class and production.kubernetes.topology_key
-    assert [user.name for user in production.auth.acl_users] == ["app"]
+    assert [user.name for user in production.auth.acl_users] == ["reports"]
+    assert production.auth.default_user == "disabled"
     assert production.auth.password is None, "no secret in an example"
     nine = by_name["nine-nodes.yaml"]
     assert (nine.topology.masters, nine.topology.replicas_per_master, nine.topology.node_count) == (3, 2, 9)
@@ -184,7 +202,7 @@ def test_env_show_secrets_without_the_password_fails_clearly(runs: Results) -> N
 
 
 def test_env_show_secrets_finds_the_password_make_up_generated(runs: Results) -> None:
-    """REDIS_PASSWORD unset: the .cache-cluster/password of the directory (or a parent) where `make up` ran."""
+    """REDIS_PASSWORD unset: .cache-cluster/secrets/redis-password of the directory (or a parent) of `make up`."""
     stdout = _ok(runs["env-show-generated"])
     assert f"REDIS_PASSWORD={GENERATED_PASSWORD}" in stdout.splitlines()
 

@@ -13,12 +13,12 @@ SPEC = str(PROJECT_DIR / "tests" / "e2e" / "drill-stack.yaml")
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.CompletedProcess[str]]:
-    # Run from a directory without a `make up` in it: its .cache-cluster/password would stand in for REDIS_PASSWORD.
+    # Run from a directory without a `make up` in it: its .cache-cluster/secrets would stand in for the variables.
     elsewhere = tmp_path_factory.mktemp("no-make-up")
     return run_cli_many(
         {
             "help": Invocation(["drill", "--help"]),
-            "unknown": Invocation(["drill", "kill-everything", SPEC], env={"REDIS_PASSWORD": "x" * 20}),
+            "unknown": Invocation(["drill", "kill-everything", SPEC], env={"REDIS_ADMIN_PASSWORD": "x" * 20}),
             "no-password": Invocation(["drill", "kill-master", SPEC], cwd=elsewhere),
             "init-help": Invocation(["init", "--help"]),
             "validate-help": Invocation(["validate", "--help"]),
@@ -45,7 +45,7 @@ def test_an_unknown_drill_is_a_user_error(runs: dict[str, subprocess.CompletedPr
 def test_a_missing_password_is_a_user_error(runs: dict[str, subprocess.CompletedProcess[str]]) -> None:
     done = runs["no-password"]
     assert done.returncode == 2
-    assert "REDIS_PASSWORD" in done.stderr and "Traceback" not in done.stderr
+    assert "REDIS_ADMIN_PASSWORD is not set" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_prefer_spec_masters_is_an_init_option_only(runs: dict[str, subprocess.CompletedProcess[str]]) -> None:

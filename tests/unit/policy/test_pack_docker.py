@@ -95,7 +95,7 @@ def test_analyzer_info_lists_every_policy_with_level_and_config_defaults(pack: P
         "cluster-topology-dev-replicas",
         "images-digest-on-dev",
     ]
-    assert len(levels) == 25
+    assert len(levels) == 26
     by_name = {policy.name: policy for policy in info.policies}
     topology = by_name["cluster-topology"]
     assert topology.configSchema.properties["min_masters"]["default"] == 3
@@ -108,7 +108,9 @@ def test_analyzer_info_lists_every_policy_with_level_and_config_defaults(pack: P
 
 def test_the_dev_stack_as_captured_is_in_the_engines_shape(dev: list[Captured]) -> None:
     node = next(resource for resource in dev if resource.name == "cache-cluster-redis-node-1")
-    assert node.properties["envs"][SECRET_SIG[0]] == SECRET_SIG[1]  # the password's env is sealed as a whole
+    assert "envs" not in node.properties  # the passwords are files: each secret upload's content is sealed
+    secret_files = [upload for upload in node.properties["uploads"] if upload["file"].startswith("/run/secrets/")]
+    assert secret_files and all(upload["content"][SECRET_SIG[0]] == SECRET_SIG[1] for upload in secret_files)
     assert node.properties["networksAdvanced"] == [{"aliases": ["redis-node-1"], "name": "cache-cluster"}]
     assert node.properties["healthcheck"]["startPeriod"] == "5s"  # camelCase, as pulumi-docker's schema names it
     hook = next(resource for resource in dev if resource.name == "cache-cluster-init")
@@ -180,23 +182,45 @@ VIOLATIONS: dict[str, tuple[Callable[[list[Captured]], list[Captured]], set[tupl
             )
         },
     ),
-    "password in plain env": (
-        lambda dev: changed(dev, "cache-cluster-redis-exporter", lambda p: p.update(envs=p["envs"]["value"])),
+    "password in a plain secret file": (
+        lambda dev: changed(
+            dev,
+            "cache-cluster-redis-exporter",
+            lambda p: p["uploads"][0].update(content=p["uploads"][0]["content"]["value"]),
+        ),
         {
             (
                 "password-secret",
                 "mandatory",
                 "cache-cluster-redis-exporter",
-                "envs[0] holds the Redis password (or an auth line) in plain text, not marked secret; fix: pass the "
-                "password as pulumi.Output.secret(...) (or config set --secret) so every input holding it is secret",
+                "uploads[0].content holds the Redis password (or an auth line) in plain text, not marked secret; fix: "
+                "pass the password as pulumi.Output.secret(...) (or config set --secret) so every input holding it is "
+                "secret",
             ),
             (
                 "password-never-plain",
                 "mandatory",
                 "cache-cluster-redis-exporter",
-                "envs[0] contains the Redis password in plain text; fix: read the password "
+                "uploads[0].content contains the Redis password in plain text; fix: read the password "
                 "from the environment or a mounted secret, never from a literal in a command or file",
             ),
+        },
+    ),
+    "password in a container's environment, even marked secret": (
+        lambda dev: changed(
+            dev,
+            "cache-cluster-redis-node-3",
+            lambda p: p.setdefault("envs", []).append(secret("REDISCLI_AUTH=PolicyCheckStandIn0123456789abcd")),
+        ),
+        {
+            (
+                "passwords-as-files",
+                "mandatory",
+                "cache-cluster-redis-node-3",
+                "this node gets REDISCLI_AUTH in its environment, where `docker inspect`, /proc/<pid>/environ and "
+                "crash reports show it; fix: mount the passwords as files under /run/secrets/ (Compose secrets, a "
+                "Secret volume, uploads marked secret) and read them there, as the components do",
+            )
         },
     ),
     "password on a command line": (
@@ -210,7 +234,7 @@ VIOLATIONS: dict[str, tuple[Callable[[list[Captured]], list[Captured]], set[tupl
                 "password-never-plain",
                 "mandatory",
                 "cache-cluster-redis-exporter",
-                "command[3] contains the Redis password in plain text; fix: read the "
+                "command[6] contains the Redis password in plain text; fix: read the "
                 "password from the environment or a mounted secret, never from a literal in a command or file",
             )
         },
@@ -252,14 +276,19 @@ VIOLATIONS: dict[str, tuple[Callable[[list[Captured]], list[Captured]], set[tupl
         },
     ),
     "no password": (
-        lambda dev: changed(dev, "cache-cluster-redis-fallback-replica", lambda p: p.update(envs=secret([]))),
+        lambda dev: changed(
+            dev,
+            "cache-cluster-redis-fallback-replica",
+            lambda p: p.update(uploads=[u for u in p["uploads"] if not u["file"].startswith("/run/secrets/")]),
+        ),
         {
             (
                 "password-set",
                 "mandatory",
                 "cache-cluster-redis-fallback-replica",
-                "this single gets no REDIS_PASSWORD: it would run without auth; fix: "
-                "give the container REDIS_PASSWORD from the stack's password (the component does this; keep auth on)",
+                "this single gets no password (neither as a file under /run/secrets/ nor in its environment): "
+                "it would run without auth; fix: "
+                "mount the deployment's secret files into the container (the component does this; keep auth on)",
             )
         },
     ),

@@ -58,14 +58,13 @@ def container(name: str, image: str, mounts: list[dict[str, str]], memory: str =
     return {
         "name": name,
         "image": image,
-        "env": [{"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "cache-auth", "key": "password"}}}],
         "resources": {"requests": {"cpu": "100m", "memory": memory}, "limits": {"memory": memory}},
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        "volumeMounts": mounts,
+        "volumeMounts": [*mounts, {"name": "secrets", "mountPath": "/run/secrets", "readOnly": True}],
     }
 
 
@@ -84,8 +83,9 @@ def pod(component: str, containers: list[dict[str, Any]], config_map: str | None
             }
         },
     }
+    spec["volumes"] = [{"name": "secrets", "secret": {"secretName": "cache-auth", "defaultMode": 0o444}}]
     if config_map:
-        spec["volumes"] = [{"name": "config", "configMap": {"name": config_map}}]
+        spec["volumes"].append({"name": "config", "configMap": {"name": config_map}})
     return {"metadata": {"labels": {"app": "cache-cluster", "component": component}}, "spec": spec}
 
 
@@ -136,7 +136,7 @@ def compliant() -> list[Captured]:
         resource(
             "kubernetes:core/v1:Secret",
             "cache-auth",
-            {"metadata": meta("cache-auth"), "stringData": secret({"password": PASSWORD})},
+            {"metadata": meta("cache-auth"), "stringData": secret({"redis-password": PASSWORD})},
         ),
         resource(
             "kubernetes:core/v1:ConfigMap",
@@ -417,7 +417,7 @@ VIOLATIONS: dict[str, tuple[Callable[[], list[Captured]], set[tuple[str, str, st
         },
     ),
     "Secret data not marked secret": (
-        lambda: changed("cache-auth", lambda p: p.update(stringData={"password": PASSWORD})),
+        lambda: changed("cache-auth", lambda p: p.update(stringData={"redis-password": PASSWORD})),
         {
             (
                 "password-secret",
@@ -430,7 +430,7 @@ VIOLATIONS: dict[str, tuple[Callable[[], list[Captured]], set[tuple[str, str, st
                 "password-never-plain",
                 "mandatory",
                 "cache-auth",
-                "stringData.password contains the Redis password in plain text; fix: read the password from the "
+                "stringData.redis-password contains the Redis password in plain text; fix: read the password from the "
                 "environment or a mounted secret, never from a literal in a command or file",
             ),
         },
@@ -456,6 +456,32 @@ VIOLATIONS: dict[str, tuple[Callable[[], list[Captured]], set[tuple[str, str, st
                 "fix: read the password from the environment or a mounted secret, "
                 "never from a literal in a command or file",
             ),
+            (
+                "passwords-as-files",
+                "mandatory",
+                "redis-exporter",
+                "container exporter: this exporter gets REDIS_PASSWORD in its environment, where `docker inspect`, "
+                "/proc/<pid>/environ and crash reports show it; fix: mount the passwords as files under /run/secrets/ "
+                "(Compose secrets, a Secret volume, uploads marked secret) and read them there, as the components do",
+            ),
+        },
+    ),
+    "password from a Secret's key into the environment": (
+        lambda: changed(
+            "redis-sentinel",
+            lambda p: redis_container(p).update(
+                env=[{"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "cache-auth", "key": "pw"}}}]
+            ),
+        ),
+        {
+            (
+                "passwords-as-files",
+                "mandatory",
+                "redis-sentinel",
+                "container redis: this sentinel gets REDIS_PASSWORD in its environment, where `docker inspect`, "
+                "/proc/<pid>/environ and crash reports show it; fix: mount the passwords as files under /run/secrets/ "
+                "(Compose secrets, a Secret volume, uploads marked secret) and read them there, as the components do",
+            )
         },
     ),
     "image without a digest outside dev": (

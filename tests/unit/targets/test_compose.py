@@ -45,14 +45,23 @@ DEV_STACK = ROOT / "Pulumi.dev.yaml"
 REGENERATE = "make compose  (= cache-cluster render compose Pulumi.dev.yaml --output docker-compose.cache-cluster.yml)"
 PASSWORD = "compose-test-password-0123456789"
 SPEC_PASSWORD = "spec-secret-password-ABCDEFGHIJ"
+# Every secret the dev stack's Compose file reads from the environment of docker-compose.
+SECRET_ENV = {
+    "REDIS_PASSWORD": PASSWORD,
+    "REDIS_ADMIN_PASSWORD": "compose-test-admin-0123456789",
+    "REDIS_EXPORTER_PASSWORD": "compose-test-exporter-0123456789",
+    "REDIS_REPLICATION_PASSWORD": "compose-test-replication-0123456789",
+    "REDIS_SENTINEL_PASSWORD": "compose-test-sentinel-0123456789",
+    "REDIS_EXPORTER_PASSWORD_MAP": '{"redis://redis-node-1:7001": "compose-test-exporter-0123456789"}',
+}
 ACL_PASSWORD = "acl-secret-password-KLMNOPQRSTUV"
 CLI = Path(sys.executable).with_name("cache-cluster")
 # The only `$` references the generator writes on purpose; every other `$` must be escaped as `$$`.
 INTENDED_REFERENCE = re.compile(
-    r"\$\{(?:CACHE_CLUSTER_(?:REDIS|EXPORTER|HOOK)_IMAGE:-[^}]+|(?:REDIS_PASSWORD|REDIS_ACL_[A-Z0-9_]+_PASSWORD):-)\}"
+    r"\$\{CACHE_CLUSTER_(?:REDIS|EXPORTER|PROMETHEUS|HOOK)_IMAGE:-[^}]+\}"
 )
 SERVICE_KEY_ORDER = [
-    "image", "hostname", "networks", "entrypoint", "command", "environment", "ports", "volumes", "configs",
+    "image", "hostname", "networks", "entrypoint", "command", "environment", "ports", "volumes", "secrets", "configs",
     "healthcheck", "depends_on", "restart", "mem_limit", "user", "init",
 ]
 # The brief's usage: the application's own Compose file plus ours. A minimal stand-in for it.
@@ -92,7 +101,7 @@ def with_secrets() -> DeploymentPlan:
     """A spec that holds secrets itself (password, an ACL user): none of them may reach the Compose file."""
     return plan(
         ClusterSpec.model_validate(
-            {"auth": {"password": SPEC_PASSWORD, "acl_users": [{"name": "app", "rules": "~app:* +@read +@write"}]}}
+            {"auth": {"password": SPEC_PASSWORD, "acl_users": [{"name": "billing", "rules": "~bill:* +@read"}]}}
         )
     )
 
@@ -117,7 +126,7 @@ def _compose_env(**extra: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in ("REDIS_PASSWORD", REDIS_IMAGE_ENV, EXPORTER_IMAGE_ENV) and not key.startswith("COMPOSE_")
+        if key not in (*SECRET_ENV, REDIS_IMAGE_ENV, EXPORTER_IMAGE_ENV) and not key.startswith("COMPOSE_")
     }
     # No engine is needed for `config`; make sure none is contacted by accident.
     env["DOCKER_HOST"] = "unix:///nonexistent/docker.sock"
@@ -143,7 +152,7 @@ def _compose_config(
 def resolved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The checked-in file as Compose itself reads it (interpolated, defaults applied)."""
     result = _compose_config(
-        [CHECKED_IN], tmp_path_factory.mktemp("compose"), project="cache-cluster", REDIS_PASSWORD=PASSWORD
+        [CHECKED_IN], tmp_path_factory.mktemp("compose"), project="cache-cluster", **SECRET_ENV
     )
     assert result.returncode == 0, result.stderr
     document: dict[str, Any] = json.loads(result.stdout)
@@ -217,25 +226,30 @@ def test_cli_writes_the_same_text_to_stdout_and_to_a_file(tmp_path: Path) -> Non
 def test_no_password_in_the_file(with_secrets: DeploymentPlan) -> None:
     text = compose_yaml(with_secrets)
     assert SPEC_PASSWORD not in text
-    assert "requirepass" not in text.replace("requirepass %s", "")
+    assert "requirepass" not in text
     document = render_compose(with_secrets)
-    for service in document["services"].values():
-        for name, value in service.get("environment", {}).items():
-            if "PASSWORD" in name or name == "REDISCLI_AUTH":
-                assert re.fullmatch(r"\$\{[A-Z0-9_]+:-\}", value), (name, value)
-    node = document["services"]["redis-node-1"]["environment"]
-    assert node["REDIS_PASSWORD"] == node["REDISCLI_AUTH"] == "${REDIS_PASSWORD:-}"
-    assert node["REDIS_ACL_APP_PASSWORD"] == "${REDIS_ACL_APP_PASSWORD:-}"
-    assert document["services"][INIT_SERVICE]["environment"] == {"REDIS_PASSWORD": "${REDIS_PASSWORD:-}"}
+    assert all("environment" not in service for service in document["services"].values())
+    assert document["secrets"]["redis-acl-billing-password"] == {"environment": "REDIS_ACL_BILLING_PASSWORD"}
+    node = {entry["target"] for entry in document["services"]["redis-node-1"]["secrets"]}
+    assert "/run/secrets/redis-acl-billing-password" in node
+    # The init service signs in as admin from its secret file; no password of another user reaches it.
+    assert document["services"][INIT_SERVICE]["secrets"] == [
+        {"source": "redis-admin-password", "target": "/run/secrets/redis-admin-password", "mode": 0o444}
+    ]
 
 
 def test_checked_in_file_has_no_password_value() -> None:
     text = CHECKED_IN.read_text(encoding="utf-8")
-    for line in text.splitlines():
-        if re.search(r"PASSWORD|REDISCLI_AUTH", line) and ":" in line and "${" in line:
-            assert re.search(r"\$\{[A-Z_]+:(?:-\}|\?)", line), line
-    assert not re.search(r"requirepass [^%]", text)
-    assert not re.search(r"--redis\.password", text)
+    body = "".join(line + "\n" for line in text.splitlines() if not line.startswith("#"))
+    # Password variables are named only as the sources of the top-level secrets, never interpolated.
+    assert "${REDIS" not in body and "REDISCLI_AUTH" not in body and "environment:\n      " not in body
+    named = re.findall(r"^    environment: (\S+)$", body, re.MULTILINE)
+    assert named == [
+        "REDIS_PASSWORD", "REDIS_ADMIN_PASSWORD", "REDIS_EXPORTER_PASSWORD", "REDIS_REPLICATION_PASSWORD",
+        "REDIS_SENTINEL_PASSWORD", "REDIS_EXPORTER_PASSWORD_MAP",
+    ]
+    assert "requirepass" not in text
+    assert "--redis.password-file=/run/secrets/redis-exporter-password-map" in text
 
 
 def test_every_literal_dollar_is_escaped(with_secrets: DeploymentPlan) -> None:
@@ -257,7 +271,15 @@ def test_escape() -> None:
 def test_project_network_volumes_and_configs(dev: DeploymentPlan, dev_compose: dict[str, Any]) -> None:
     spec = dev.spec
     # No `name:`: it would rename an application's project when the two files are merged.
-    assert list(dev_compose) == ["services", "networks", "volumes", "configs"]
+    assert list(dev_compose) == ["services", "networks", "volumes", "configs", "secrets"]
+    assert dev_compose["secrets"] == {
+        "redis-password": {"environment": "REDIS_PASSWORD"},
+        "redis-admin-password": {"environment": "REDIS_ADMIN_PASSWORD"},
+        "redis-exporter-password": {"environment": "REDIS_EXPORTER_PASSWORD"},
+        "redis-replication-password": {"environment": "REDIS_REPLICATION_PASSWORD"},
+        "redis-sentinel-password": {"environment": "REDIS_SENTINEL_PASSWORD"},
+        "redis-exporter-password-map": {"environment": "REDIS_EXPORTER_PASSWORD_MAP"},
+    }
     assert list(dev_compose["services"]) == [*(service.name for service in dev.services), INIT_SERVICE]
     assert dev_compose["networks"] == {spec.network.name: {"name": spec.network.name}}
     mounts = [mount.volume for service in dev.services for mount in service.volumes]
@@ -286,7 +308,11 @@ def test_services_follow_their_plans(dev: DeploymentPlan, dev_compose: dict[str,
         assert rendered["init"] is True
         assert rendered["mem_limit"] == f"{service.memory_mb}m"
         assert rendered.get("user") == service.user
-        assert set(rendered.get("environment", {})) == set(service.env) | set(service.secret_env)
+        assert "environment" not in rendered, "no service gets anything, let alone a secret, in its environment"
+        assert rendered.get("secrets", []) == [
+            {"source": path.removeprefix("/run/secrets/"), "target": path, "mode": 0o444}
+            for path in service.secret_files
+        ]
         assert rendered.get("volumes", []) == [f"{mount.volume}:{mount.path}" for mount in service.volumes]
         targets = {entry["target"]: entry for entry in rendered.get("configs", [])}
         assert set(targets) == set(service.files)
@@ -374,10 +400,8 @@ def test_compose_sees_exactly_the_planned_files_commands_and_checks(
             assert [part.replace("$$", "$") for part in actual["healthcheck"]["test"]] == list(service.healthcheck.test)
         assert actual["entrypoint"] == list(service.entrypoint)
         assert actual.get("command") in (None, list(service.command))
-        if service.secret_env:
-            assert actual["environment"]["REDIS_PASSWORD"] == PASSWORD
-        else:
-            assert "environment" not in actual
+        assert "environment" not in actual
+        assert [entry["target"] for entry in actual.get("secrets", [])] == list(service.secret_files)
         assert actual["image"] == service.image, "without the override variables the spec's image is used"
         assert actual["init"] is True
 
@@ -391,7 +415,7 @@ def test_compose_publishes_only_on_loopback(resolved: dict[str, Any]) -> None:
 
 def test_compose_image_override_variables(tmp_path: Path) -> None:
     result = _compose_config(
-        [CHECKED_IN], tmp_path, REDIS_PASSWORD=PASSWORD,
+        [CHECKED_IN], tmp_path, **SECRET_ENV,
         CACHE_CLUSTER_REDIS_IMAGE="local/redis:7.0.15", CACHE_CLUSTER_EXPORTER_IMAGE="local/exporter:1.45.0",
         CACHE_CLUSTER_PROMETHEUS_IMAGE="local/prometheus:2.42.0",
         CACHE_CLUSTER_HOOK_IMAGE="local/hook:0.1.0",
@@ -404,16 +428,22 @@ def test_compose_image_override_variables(tmp_path: Path) -> None:
     assert set(images.values()) == {"local/redis:7.0.15"}
 
 
-def test_compose_reads_the_file_without_the_password(tmp_path: Path) -> None:
-    """`down` needs no secret: Compose interpolates the whole file for every command, so none may be required.
-
-    What starts without it stops with its own message (the entrypoints, the hook): tests/e2e/test_compose_init.py.
-    """
+def test_compose_reads_the_secrets_only_when_it_creates_containers(tmp_path: Path) -> None:
+    """`config` needs no secret (and prints none); `up` refuses an unset one (tests/e2e/test_secrets.py)."""
     result = _compose_config([CHECKED_IN], tmp_path)
     assert result.returncode == 0, result.stderr
+    secrets = json.loads(result.stdout)["secrets"]
+    assert {name: secret["environment"] for name, secret in secrets.items()} == {
+        "redis-password": "REDIS_PASSWORD",
+        "redis-admin-password": "REDIS_ADMIN_PASSWORD",
+        "redis-exporter-password": "REDIS_EXPORTER_PASSWORD",
+        "redis-replication-password": "REDIS_REPLICATION_PASSWORD",
+        "redis-sentinel-password": "REDIS_SENTINEL_PASSWORD",
+        "redis-exporter-password-map": "REDIS_EXPORTER_PASSWORD_MAP",
+    }
+    assert "compose-test" not in result.stdout
     services = json.loads(result.stdout)["services"]
-    assert services["redis-node-1"]["environment"]["REDIS_PASSWORD"] == ""
-    assert services[INIT_SERVICE]["environment"]["REDIS_PASSWORD"] == ""
+    assert "environment" not in services[INIT_SERVICE]
 
 
 def _without_init(document: dict[str, Any]) -> dict[str, Any]:
@@ -435,9 +465,9 @@ def _without_init(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_compose_reads_the_factored_file_as_the_file_before_the_init_service(tmp_path: Path) -> None:
-    """Anchors, merge keys and `${REDIS_PASSWORD:-}` change nothing Compose runs (data/: the file before them)."""
-    before = _compose_config([BEFORE_INIT], tmp_path, project="cache-cluster", REDIS_PASSWORD=PASSWORD)
-    after = _compose_config([CHECKED_IN], tmp_path, project="cache-cluster", REDIS_PASSWORD=PASSWORD)
+    """Anchors and merge keys change nothing Compose runs (data/: the file before them, with the secrets as files)."""
+    before = _compose_config([BEFORE_INIT], tmp_path, project="cache-cluster", **SECRET_ENV)
+    after = _compose_config([CHECKED_IN], tmp_path, project="cache-cluster", **SECRET_ENV)
     assert before.returncode == 0, before.stderr
     assert after.returncode == 0, after.stderr
     old, new = json.loads(before.stdout), json.loads(after.stdout)
@@ -467,7 +497,11 @@ def test_the_init_service_runs_the_hook_with_the_spec_in_a_config(with_secrets: 
     init = document["services"][INIT_SERVICE]
     assert init["image"] == "${CACHE_CLUSTER_HOOK_IMAGE:-cache-cluster/hook:0.1.0}"
     assert init["entrypoint"] == ["cache-cluster"]
-    assert init["command"] == ["init", "/etc/cache-cluster/cluster.yaml", "--via", "direct", "--timeout", "120"]
+    assert init["command"] == [
+        "init", "/etc/cache-cluster/cluster.yaml", "--via", "direct",
+        "--password-file", "/run/secrets/redis-admin-password", "--timeout", "120",
+    ]
+    assert "environment" not in init
     assert init["restart"] == "no" and "ports" not in init and "healthcheck" not in init
     assert init["configs"] == [
         {"source": "cache-cluster-init.cluster.yaml", "target": "/etc/cache-cluster/cluster.yaml", "mode": 0o444}
@@ -487,7 +521,7 @@ def test_compose_accepts_it_merged_with_an_application_compose_file(tmp_path: Pa
     app.write_text(APP_COMPOSE, encoding="utf-8")
     ours = tmp_path / CHECKED_IN.name
     shutil.copy(CHECKED_IN, ours)
-    result = _compose_config([app, ours], tmp_path, REDIS_PASSWORD=PASSWORD)
+    result = _compose_config([app, ours], tmp_path, **SECRET_ENV)
     assert result.returncode == 0, result.stderr
     merged = json.loads(result.stdout)
     assert "api" in merged["services"] and "redis-node-6" in merged["services"]

@@ -35,6 +35,7 @@ from cache_cluster.targets.pulumi_common import DeployInputError, spec_json  # n
 
 PASSWORD = "Given-password.0123456789"
 ACL_PASSWORD = "App-user-password.0123456789"
+ADMIN_PASSWORD = "Admin-user-password.0123456789"
 NAME = "cache"
 
 
@@ -57,6 +58,7 @@ async def _secretness(component: DockerCacheCluster) -> dict[str, bool]:
     found = {"password": await component.password.is_secret()}
     found |= {f"env.{key}": await value.is_secret() for key, value in component.env.items()}
     found |= {f"acl.{user}": await value.is_secret() for user, value in component.acl_passwords.items()}
+    found["admin_password"] = await component.admin_password.is_secret()
     return found
 
 
@@ -89,7 +91,7 @@ def generated() -> Deployed:
 
 
 def acl_spec() -> ClusterSpec:
-    return ClusterSpec.model_validate({"auth": {"acl_users": [{"name": "app"}, {"name": "reporting"}]}})
+    return ClusterSpec.model_validate({"auth": {"acl_users": [{"name": "billing"}, {"name": "reporting"}]}})
 
 
 # -------------------------------------------------------------------------------------------- resource graph
@@ -101,7 +103,7 @@ def test_resource_graph_has_every_resource_once(generated: Deployed) -> None:
         counts[resource.type] = counts.get(resource.type, 0) + 1
     assert counts == {
         pm.COMPONENT: 1,
-        pm.RANDOM_PASSWORD: 1,
+        pm.RANDOM_PASSWORD: 5,  # the application's, admin, exporter, replication, sentinel
         pm.NETWORK: 1,
         pm.VOLUME: 8,  # 6 nodes + fallback primary and replica
         pm.REMOTE_IMAGE: 2,  # redis, exporter
@@ -260,7 +262,11 @@ def test_generated_password_is_random_letters_and_digits(generated: Deployed) ->
 @pytest.mark.parametrize("given", ["nothing", "a secret", "a plain string"])
 def test_every_input_carrying_the_password_is_secret(given: str) -> None:
     # The ACL password is given as a plain string: the component makes it secret all the same.
-    args: DockerCacheClusterArgs = {"spec": acl_spec(), "acl_passwords": {"app": ACL_PASSWORD}}
+    args: DockerCacheClusterArgs = {
+        "spec": acl_spec(),
+        "acl_passwords": {"billing": ACL_PASSWORD},
+        "internal_passwords": {"admin": ADMIN_PASSWORD},
+    }
     if given != "nothing":
         args["password"] = pulumi.Output.secret(PASSWORD) if given == "a secret" else PASSWORD
     password_given = given != "nothing"
@@ -268,16 +274,17 @@ def test_every_input_carrying_the_password_is_secret(given: str) -> None:
     password = PASSWORD if password_given else pm.GENERATED_PASSWORD
     carriers = 0
     for resource in deployed.mocks.resources:
-        for secret in (password, ACL_PASSWORD):
+        for secret in (password, ACL_PASSWORD, ADMIN_PASSWORD, pm.GENERATED_PASSWORD):
             carrying = resource.carries(secret)
             carriers += len(carrying)
             assert carrying <= resource.secret, f"{resource.name}: {carrying - resource.secret} carry a password"
             # What the provider echoes back as an output is secret in the state too.
             if resource.type in (pm.CONTAINER, pm.COMMAND):
                 assert carrying <= {_camel(name) for name in resource.additional_secret_outputs}
-    assert carriers >= 12 + 1  # every container's envs, the hook's environment
+    assert carriers >= 12 + 1  # every container's secret files, the hook's environment
     generated_names = {r.name for r in pm.of_type(deployed.mocks, pm.RANDOM_PASSWORD)}
-    expected = {f"{NAME}-acl-reporting-password"} | (set() if password_given else {f"{NAME}-password"})
+    expected = {f"{NAME}-acl-reporting-password", f"{NAME}-exporter-password", f"{NAME}-replication-password",
+                f"{NAME}-sentinel-password"} | (set() if password_given else {f"{NAME}-password"})
     assert generated_names == expected
 
 
@@ -290,7 +297,7 @@ def test_password_outputs_are_secret_and_public_env_is_not() -> None:
     deployed = deploy({"spec": acl_spec(), "password": PASSWORD})  # even a plain-string password
     secret = deployed.secret_outputs
     assert secret["password"] and secret["env.REDIS_PASSWORD"]
-    assert secret["acl.app"] and secret["acl.reporting"]
+    assert secret["acl.billing"] and secret["acl.reporting"]
     public = {key for key, is_secret in secret.items() if key.startswith("env.") and not is_secret}
     assert public == {f"env.{key}" for key in plan(acl_spec()).contract.public}
     assert "env.REDIS_CLUSTER_NODES" in public
@@ -304,15 +311,31 @@ def test_plain_outputs(generated: Deployed) -> None:
     assert generated.resolved["network_name"] == "cache-cluster"
 
 
-def test_container_env_carries_each_secret_kind() -> None:
-    deployed = deploy({"spec": acl_spec(), "password": PASSWORD, "acl_passwords": {"app": ACL_PASSWORD}})
+def test_containers_get_secret_files_and_no_environment() -> None:
+    deployed = deploy({
+        "spec": acl_spec(),
+        "password": PASSWORD,
+        "acl_passwords": {"billing": ACL_PASSWORD},
+        "internal_passwords": {"admin": ADMIN_PASSWORD},
+    })
+    for container in deployed.containers:
+        assert "envs" not in container.inputs, container.name
     node = deployed.one(pm.CONTAINER, f"{NAME}-redis-node-1")
-    envs = dict(entry.split("=", 1) for entry in node.inputs["envs"])
-    assert envs["REDIS_PASSWORD"] == envs["REDISCLI_AUTH"] == PASSWORD
-    assert envs["REDIS_ACL_APP_PASSWORD"] == ACL_PASSWORD
-    assert envs["REDIS_ACL_REPORTING_PASSWORD"] == pm.GENERATED_PASSWORD
+    secrets = {upload["file"]: upload for upload in node.inputs["uploads"] if upload["file"].startswith("/run/")}
+    assert {path: upload["content"] for path, upload in secrets.items()} == {
+        "/run/secrets/redis-password": PASSWORD,
+        "/run/secrets/redis-admin-password": ADMIN_PASSWORD,
+        "/run/secrets/redis-exporter-password": pm.GENERATED_PASSWORD,
+        "/run/secrets/redis-replication-password": pm.GENERATED_PASSWORD,
+        "/run/secrets/redis-acl-billing-password": ACL_PASSWORD,
+        "/run/secrets/redis-acl-reporting-password": pm.GENERATED_PASSWORD,
+    }
+    assert {upload["permissions"] for upload in secrets.values()} == {"0444"}
     exporter = deployed.one(pm.CONTAINER, f"{NAME}-redis-exporter")
-    assert exporter.inputs["envs"] == [f"REDIS_PASSWORD={PASSWORD}"]
+    (password_map,) = exporter.inputs["uploads"]
+    assert password_map["file"] == "/run/secrets/redis-exporter-password-map"
+    assert json.loads(password_map["content"])["redis://redis-sentinel-3:26381"] == pm.GENERATED_PASSWORD
+    assert len(json.loads(password_map["content"])) == 11
 
 
 def test_a_weak_password_fails_with_the_rule_and_without_the_value() -> None:
@@ -369,19 +392,29 @@ def test_hook_runs_once_after_every_container(generated: Deployed) -> None:
 def test_hook_gets_the_spec_on_stdin_and_the_password_in_its_environment(generated: Deployed) -> None:
     (hook,) = pm.of_type(generated.mocks, pm.COMMAND)
     assert ClusterSpec.model_validate(json.loads(hook.inputs["stdin"])) == ClusterSpec()
-    assert hook.inputs["environment"] == {"REDIS_PASSWORD": pm.GENERATED_PASSWORD}
+    assert hook.inputs["environment"] == {"REDIS_ADMIN_PASSWORD": pm.GENERATED_PASSWORD}
     assert "environment" in hook.secret
     for visible in ("create", "stdin", "triggers"):
         assert pm.GENERATED_PASSWORD not in json.dumps(hook.inputs[visible])
 
 
-def test_hook_environment_holds_the_shared_password_only() -> None:
-    """The hook authenticates as the default user; ACL passwords stay with the containers that set the users."""
-    deployed = deploy({"spec": acl_spec(), "password": PASSWORD, "acl_passwords": {"app": ACL_PASSWORD}})
+def test_hook_gets_the_admin_password_only() -> None:
+    deployed = deploy({
+        "spec": acl_spec(),
+        "password": PASSWORD,
+        "acl_passwords": {"billing": ACL_PASSWORD},
+        "internal_passwords": {"admin": ADMIN_PASSWORD},
+    })
     (hook,) = pm.of_type(deployed.mocks, pm.COMMAND)
-    assert hook.inputs["environment"] == {"REDIS_PASSWORD": PASSWORD}
-    assert ACL_PASSWORD not in json.dumps(hook.inputs)
-    assert PASSWORD not in hook.inputs["create"] and PASSWORD not in hook.inputs["stdin"]
+    assert hook.inputs["environment"] == {"REDIS_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    assert ACL_PASSWORD not in json.dumps(hook.inputs) and PASSWORD not in json.dumps(hook.inputs)
+    assert ADMIN_PASSWORD not in hook.inputs["create"] and ADMIN_PASSWORD not in hook.inputs["stdin"]
+    assert deployed.secret_outputs["admin_password"]
+
+
+def test_unknown_internal_password_is_a_clean_error() -> None:
+    with pytest.raises(DeployInputError, match=r"internal_passwords names users \['root'\]"):
+        deploy({"spec": ClusterSpec(), "internal_passwords": {"root": ADMIN_PASSWORD}})
 
 
 def test_the_hook_reads_no_acl_password() -> None:
@@ -509,15 +542,23 @@ def test_container_args_for_a_node_without_pulumi() -> None:
     assert args["command"] is None  # the entrypoint script takes no arguments; none are inherited from the image
     modes = {upload["file"]: upload["permissions"] for upload in args["uploads"]}
     assert modes == {"/etc/cache-cluster/redis.conf": "0444", "/etc/cache-cluster/entrypoint.sh": "0555"}
+    assert args["envs"] is None
+    with_secrets = container_args(
+        spec, node, network="net", volumes={"redis-node-1-data": "vol"},
+        secret_contents={"password": "p", "admin": "a", "exporter": "e", "replication": "r"},
+    )
+    assert [(u["file"], u["content"]) for u in with_secrets["uploads"][2:]] == [
+        ("/run/secrets/redis-password", "p"),
+        ("/run/secrets/redis-admin-password", "a"),
+        ("/run/secrets/redis-exporter-password", "e"),
+        ("/run/secrets/redis-replication-password", "r"),
+    ]
 
 
 def test_env_entries_and_urls() -> None:
     spec = acl_spec()
     node = plan(spec).service("redis-node-1")
-    entries = env_entries(node, {"password": "p", "acl:app": "a", "acl:reporting": "r"})
-    assert entries == [
-        "REDIS_PASSWORD=p", "REDISCLI_AUTH=p", "REDIS_ACL_APP_PASSWORD=a", "REDIS_ACL_REPORTING_PASSWORD=r"
-    ]
+    assert env_entries(node) == []
     assert exporter_url(plan(ClusterSpec())) == "http://127.0.0.1:9121"
     ipv6 = ClusterSpec.model_validate({"network": {"publish_address": "::1"}})
     assert exporter_url(plan(ipv6)) == "http://[::1]:9121"

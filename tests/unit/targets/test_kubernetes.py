@@ -6,6 +6,7 @@ rejected) with kubernetes-validate against the oldest and the newest Kubernetes 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,13 @@ from tests.unit.clirun import run_cli  # noqa: E402
 KUBERNETES_VERSIONS = ("1.29.0", "1.37.0")
 ROOT = Path(__file__).resolve().parents[3]
 PASSWORD = "Given-password.0123456789"
-ACL_PASSWORD = "App-user-password.0123456789"
+ACL_PASSWORD = "Reports-user-password.0123456789"
+INTERNAL = {
+    "admin": "Admin-user-password.0123456789",
+    "exporter": "Exporter-user-password.0123456789",
+    "replication": "Replication-password.0123456789",
+    "sentinel": "Sentinel-user-password.0123456789",
+}
 COMPONENT = "cache-cluster:index:KubernetesCacheCluster"
 CUSTOM_RESOURCE_KINDS = {"ServiceMonitor", "PrometheusRule"}  # CRDs: no schema in kubernetes-validate
 OPERATOR_ON = {"prometheus_operator": True}
@@ -95,7 +102,7 @@ def test_the_validator_is_strict() -> None:
 
 
 def test_every_object_validates_strictly_on_the_oldest_and_newest_minor() -> None:
-    spec = prod_spec(auth={"acl_users": [{"name": "app"}]}, monitoring=OPERATOR_ON)
+    spec = prod_spec(auth={"acl_users": [{"name": "reports"}]}, monitoring=OPERATOR_ON)
     found = objects(spec)
     checked = [item for item in found if item["kind"] not in CUSTOM_RESOURCE_KINDS]
     assert [error for item in checked for error in validation_errors(item)] == []
@@ -166,9 +173,14 @@ def test_cluster_nodes_are_one_stateful_set_that_announces_each_pods_dns_name() 
         env["CACHE_CLUSTER_ANNOUNCE_HOSTNAME"]["value"]
         == "$(POD_NAME).redis-node-headless.$(POD_NAMESPACE).svc.cluster.local"
     )
-    assert env["REDIS_PASSWORD"]["valueFrom"] == {
-        "secretKeyRef": {"name": "cache-cluster-auth", "key": "REDIS_PASSWORD"}
-    }
+    assert set(env) == {"POD_NAME", "POD_NAMESPACE", "CACHE_CLUSTER_ANNOUNCE_HOSTNAME"}  # no password
+    assert {"name": "secrets", "mountPath": "/run/secrets", "readOnly": True} in container["volumeMounts"]
+    secrets = next(v for v in nodes["template"]["spec"]["volumes"] if v["name"] == "secrets")["secret"]
+    assert secrets["secretName"] == "cache-cluster-auth" and secrets["defaultMode"] == 0o444
+    assert [item["key"] for item in secrets["items"]] == [
+        "redis-admin-password", "redis-exporter-password", "redis-password", "redis-replication-password",
+    ]  # fmt: skip
+    assert all(item["path"] == item["key"] for item in secrets["items"])
     assert {"name": "data", "mountPath": "/data"} in container["volumeMounts"]
     config = one(found, "ConfigMap", "redis-node-config")["data"]
     assert "cluster-announce-hostname" not in config["redis.conf"]
@@ -186,13 +198,21 @@ def test_cluster_nodes_are_one_stateful_set_that_announces_each_pods_dns_name() 
 
 def test_probes_ping_and_readiness_needs_a_formed_cluster() -> None:
     container = one(objects(), "StatefulSet", "redis-node")["spec"]["template"]["spec"]["containers"][0]
-    ping = '[ "$(redis-cli -p 7001 ping)" = PONG ]'
+    ping = (
+        '[ "$(redis-cli --no-auth-warning --user exporter --askpass -p 7001 ping '
+        '< /run/secrets/redis-exporter-password)" = PONG ]'
+    )
     assert container["livenessProbe"]["exec"]["command"] == ["sh", "-c", ping]
     assert container["startupProbe"]["exec"]["command"] == ["sh", "-c", ping]
     readiness = container["readinessProbe"]["exec"]["command"][2]
     assert readiness.startswith(ping + " && ") and "cluster_state:ok" in readiness
     sentinel = one(objects(), "StatefulSet", "redis-sentinel")["spec"]["template"]["spec"]["containers"][0]
-    assert sentinel["readinessProbe"]["exec"]["command"] == ["sh", "-c", '[ "$(redis-cli -p 26379 ping)" = PONG ]']
+    assert sentinel["readinessProbe"]["exec"]["command"] == [
+        "sh",
+        "-c",
+        '[ "$(redis-cli --no-auth-warning --user exporter --askpass -p 26379 ping '
+        '< /run/secrets/redis-exporter-password)" = PONG ]',
+    ]
 
 
 def test_placement_spreads_pods_over_kubernetes_nodes_and_zones() -> None:
@@ -270,9 +290,13 @@ def test_the_hook_job_reruns_only_when_what_it_acts_on_changes() -> None:
     assert container["image"] == "cache-cluster/hook:0.1.0"  # the spec's images.hook
     assert container["command"] == ["cache-cluster"]
     assert container["args"] == [
-        "init", "/etc/cache-cluster/cluster.yaml", "--via", "direct", "--timeout", "600",
+        "init", "/etc/cache-cluster/cluster.yaml", "--via", "direct",
+        "--password-file", "/run/secrets/redis-admin-password", "--timeout", "600",
         "--failure-domains", "kubernetes",
     ]  # fmt: skip
+    assert container["env"] == [{"name": "HOME", "value": "/tmp"}]
+    volumes = {volume["name"]: volume for volume in job["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["secrets"]["secret"]["items"] == [{"key": "redis-admin-password", "path": "redis-admin-password"}]
     assert {"name": "spec", "mountPath": "/etc/cache-cluster", "readOnly": True} in container["volumeMounts"]
     same = hook_name(plan(prod_spec()), KubernetesOptions())
     assert job["metadata"]["name"] == same
@@ -335,8 +359,10 @@ def deploy(args: KubernetesCacheClusterArgs) -> Deployed:
 
 @pytest.fixture(scope="module")
 def deployed() -> Deployed:
-    spec = prod_spec(auth={"acl_users": [{"name": "app"}]}, monitoring=OPERATOR_ON)
-    return deploy({"spec": spec, "password": PASSWORD, "acl_passwords": {"app": ACL_PASSWORD}})
+    spec = prod_spec(auth={"acl_users": [{"name": "reports"}]}, monitoring=OPERATOR_ON)
+    return deploy(
+        {"spec": spec, "password": PASSWORD, "acl_passwords": {"reports": ACL_PASSWORD}, "internal_passwords": INTERNAL}
+    )
 
 
 def _kubernetes(deployed: Deployed) -> list[pm.Registered]:
@@ -372,10 +398,23 @@ def test_children_are_parented_to_the_component(deployed: Deployed) -> None:
 
 def test_the_password_is_only_in_the_secret_and_stays_secret(deployed: Deployed) -> None:
     secret = deployed.registered("kubernetes:core/v1:Secret", "cache-secret-cache-cluster-auth")
-    assert secret.inputs["stringData"] == {"REDIS_PASSWORD": PASSWORD, "REDIS_ACL_APP_PASSWORD": ACL_PASSWORD}
+    data = dict(secret.inputs["stringData"])
+    exporter_map = json.loads(data.pop("redis-exporter-password-map"))
+    assert data == {
+        "redis-password": PASSWORD,
+        "redis-acl-reports-password": ACL_PASSWORD,
+        "redis-admin-password": "Admin-user-password.0123456789",
+        "redis-exporter-password": "Exporter-user-password.0123456789",
+        "redis-replication-password": "Replication-password.0123456789",
+        "redis-sentinel-password": "Sentinel-user-password.0123456789",
+    }
+    # The exporter signs in everywhere it scrapes (6 nodes, the fallback pair, 3 sentinels) with its own password.
+    assert len(exporter_map) == 11 and set(exporter_map.values()) == {"Exporter-user-password.0123456789"}
+    assert exporter_map["redis://redis-sentinel-3.redis-sentinel-headless.cache.svc.cluster.local:26379"]
     assert "stringData" in secret.secret
-    carriers = [r.name for r in deployed.mocks.resources if r.carries(PASSWORD) or r.carries(ACL_PASSWORD)]
-    assert carriers == ["cache-secret-cache-cluster-auth"]
+    passwords = [PASSWORD, ACL_PASSWORD, *INTERNAL.values()]
+    carriers = {r.name for r in deployed.mocks.resources if any(r.carries(password) for password in passwords)}
+    assert carriers == {"cache-secret-cache-cluster-auth"}
     assert deployed.env_secret is True
 
 
@@ -427,14 +466,21 @@ def test_render_writes_every_object_and_a_kustomization_without_secrets(tmp_path
     assert result.returncode == 0, result.stdout + result.stderr
     written = {path.name: path.read_text() for path in out.iterdir()}
     assert [name for name, text in written.items() if PASSWORD in text] == []
-    assert "auth.env" not in written and written[".gitignore"] == "auth.env\n"
-    assert written["auth.env.example"].splitlines()[1:] == ["REDIS_PASSWORD="]
+    assert written[".gitignore"] == "secrets/\n" and "secrets" not in written
     kustomization = yaml.safe_load(written["kustomization.yaml"])
     assert sorted(kustomization["resources"]) == sorted(
         name for name in written if name.endswith(".yaml") and name != "kustomization.yaml"
     )
     assert kustomization["secretGenerator"][0]["name"] == "cache-cluster-auth"
-    assert kustomization["secretGenerator"][0]["envs"] == ["auth.env"]
+    assert kustomization["secretGenerator"][0]["files"] == [
+        "redis-admin-password=secrets/redis-admin-password",
+        "redis-exporter-password=secrets/redis-exporter-password",
+        "redis-exporter-password-map=secrets/redis-exporter-password-map",
+        "redis-password=secrets/redis-password",
+        "redis-replication-password=secrets/redis-replication-password",
+        "redis-sentinel-password=secrets/redis-sentinel-password",
+    ]
+    assert "cache-cluster render secrets ../cluster.yaml --dir secrets" in written["kustomization.yaml"]
     documents = [yaml.safe_load(written[name]) for name in kustomization["resources"]]
     assert len(documents) == 37  # every object but the Secret (and no operator objects unless the spec asks)
     assert [error for item in documents for error in validation_errors(item)] == []
@@ -446,13 +492,11 @@ def test_render_with_an_existing_secret_and_no_namespace(tmp_path: Path) -> None
     result = run_cli(*args, "--no-namespace", "--project-dir", str(ROOT), cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     kustomization = yaml.safe_load((out / "kustomization.yaml").read_text())
-    assert "secretGenerator" not in kustomization and not (out / "auth.env.example").exists()
+    assert "secretGenerator" not in kustomization and not (out / ".gitignore").exists()
     assert "namespace-cache.yaml" not in kustomization["resources"]
-    nodes = yaml.safe_load((out / "statefulset-redis-node.yaml").read_text())
-    env = nodes["spec"]["template"]["spec"]["containers"][0]["env"]
-    assert {"name": "my-redis-auth", "key": "REDIS_PASSWORD"} in [
-        item["valueFrom"]["secretKeyRef"] for item in env if "secretKeyRef" in item.get("valueFrom", {})
-    ]
+    for name in ("statefulset-redis-node.yaml", "deployment-redis-exporter.yaml"):
+        pod = yaml.safe_load((out / name).read_text())["spec"]["template"]["spec"]
+        assert [v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v] == ["my-redis-auth"], name
 
 
 def test_render_refuses_a_docker_spec(tmp_path: Path) -> None:

@@ -2,13 +2,14 @@
 services (`render_compose`), field by field.
 
 Each side is reduced to the same neutral view; only what each format must spell differently is normalized:
-Compose's `$$` escapes and `${VAR:-default}` image references, secrets as `${VAR:?...}` references (Pulumi
-carries the value), durations, memory units, file modes.
+Compose's `$$` escapes and `${VAR:-default}` image references, secret files as Compose secrets named after the
+variable that fills them (Pulumi uploads the value), durations, memory units, file modes.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from typing import Any
 
@@ -19,6 +20,7 @@ from tests.unit import pulumi_mocks as pm
 
 pm.install()  # before anything declares resources, as Pulumi's testing guide does
 
+from cache_cluster import acl  # noqa: E402
 from cache_cluster.plan import INIT_SERVICE, plan  # noqa: E402
 from cache_cluster.spec import ClusterSpec  # noqa: E402
 from cache_cluster.targets.compose import render_compose  # noqa: E402
@@ -29,7 +31,7 @@ SPECS = {
     "dev defaults": {},
     "acl users, other ports, no rdb": {
         "name": "shop-cache",
-        "auth": {"acl_users": [{"name": "app"}, {"name": "reporting", "rules": "~report:* +@read"}]},
+        "auth": {"acl_users": [{"name": "billing"}, {"name": "reporting", "rules": "~report:* +@read"}]},
         "topology": {"masters": 3, "replicas_per_master": 2, "base_port": 7101},
         "sentinels": {"count": 5, "quorum": 3, "base_port": 26400},
         "network": {"name": "shop-net"},
@@ -88,6 +90,10 @@ def compose_view(document: dict[str, Any], name: str, project: str) -> dict[str,
             config["target"]: (unescape(document["configs"][config["source"]]["content"]), f"0{config['mode']:o}")
             for config in service.get("configs", [])
         },
+        "secret_files": {
+            secret["target"]: (f"secret:{document['secrets'][secret['source']]['environment']}", f"0{secret['mode']:o}")
+            for secret in service.get("secrets", [])
+        },
         "memory_mb": int(service["mem_limit"].removesuffix("m")) if "mem_limit" in service else None,
         "cpus": service.get("cpus"),
         "user": service.get("user"),
@@ -139,7 +145,16 @@ def pulumi_view(
             "retries": int(check["retries"]),
             "start_period": check["startPeriod"],
         },
-        "files": {upload["file"]: (upload["content"], upload["permissions"]) for upload in inputs.get("uploads", [])},
+        "files": {
+            upload["file"]: (upload["content"], upload["permissions"])
+            for upload in inputs.get("uploads", [])
+            if not upload["file"].startswith("/run/secrets/")
+        },
+        "secret_files": {
+            upload["file"]: (f"secret:{secrets[upload['content']]}", upload["permissions"])
+            for upload in inputs.get("uploads", [])
+            if upload["file"].startswith("/run/secrets/")
+        },
         "memory_mb": int(inputs["memory"]) if "memory" in inputs else None,
         "cpus": inputs.get("cpus"),
         "user": inputs.get("user"),
@@ -159,17 +174,39 @@ def same_dependencies(service: str, ours: dict[str, pm.Registered], theirs: dict
 
 
 def acl_passwords(spec: ClusterSpec) -> dict[str, str]:
-    """A distinct password per ACL user, so each env value tells which secret it is."""
+    """A distinct password per ACL user, so each secret file's content tells which secret it is."""
     return {user.name: f"Parity-{user.name}-password.0123456789" for user in spec.auth.acl_users}
+
+
+def internal_passwords(spec: ClusterSpec) -> dict[str, str]:
+    kinds = [kind for kind in acl.password_kinds(spec) if kind != "password" and not kind.startswith("acl:")]
+    return {kind: f"Parity-{kind}-password.0123456789" for kind in kinds}
+
+
+def secret_variables(spec: ClusterSpec) -> dict[str, str]:
+    """Each secret file's content -> the variable Compose fills the same file from."""
+    users = {user.name: user for user in spec.auth.acl_users}
+    variables = {PASSWORD: "REDIS_PASSWORD"}
+    variables |= {password: users[name].password_env for name, password in acl_passwords(spec).items()}
+    variables |= {password: f"REDIS_{kind.upper()}_PASSWORD" for kind, password in internal_passwords(spec).items()}
+    if spec.exporter.enabled:
+        password_map = {target: "Parity-exporter-password.0123456789" for target in plan(spec).exporter_targets}
+        variables[json.dumps(password_map, sort_keys=True)] = "REDIS_EXPORTER_PASSWORD_MAP"
+    return variables
 
 
 def deploy(spec: ClusterSpec) -> pm.RecordingMocks:
     mocks = pm.install()
-    acl = acl_passwords(spec)
+    args = {
+        "spec": spec,
+        "password": PASSWORD,
+        "acl_passwords": acl_passwords(spec),
+        "internal_passwords": internal_passwords(spec),
+    }
 
     @pulumi.runtime.test
     def run() -> pulumi.Output[str]:
-        return DockerCacheCluster("cache", {"spec": spec, "password": PASSWORD, "acl_passwords": acl}).urn
+        return DockerCacheCluster("cache", args).urn  # type: ignore[arg-type]
 
     run()
     return mocks
@@ -181,10 +218,7 @@ def test_pulumi_containers_and_compose_services_agree(overrides: dict[str, Any])
     deployment = plan(spec)
     document = render_compose(deployment)
     mocks = deploy(spec)
-    users = {user.name: user for user in spec.auth.acl_users}
-    secrets = {PASSWORD: "REDIS_PASSWORD"} | {
-        password: users[name].password_env for name, password in acl_passwords(spec).items()
-    }
+    secrets = secret_variables(spec)
     containers = {container.inputs["hostname"]: container for container in pm.of_type(mocks, pm.CONTAINER)}
     rolled = rolling_predecessors(deployment)
 
@@ -215,7 +249,14 @@ def test_the_views_see_every_field_the_plan_sets() -> None:
     """Guard against a vacuous comparison: a node's view is full on both sides."""
     spec = ClusterSpec()
     view = compose_view(render_compose(plan(spec)), "redis-fallback-replica", spec.name)
-    assert view["environment"] == {"REDIS_PASSWORD": "secret:REDIS_PASSWORD", "REDISCLI_AUTH": "secret:REDIS_PASSWORD"}
+    assert view["environment"] == {}
+    assert view["secret_files"] == {
+        "/run/secrets/redis-password": ("secret:REDIS_PASSWORD", "0444"),
+        "/run/secrets/redis-admin-password": ("secret:REDIS_ADMIN_PASSWORD", "0444"),
+        "/run/secrets/redis-exporter-password": ("secret:REDIS_EXPORTER_PASSWORD", "0444"),
+        "/run/secrets/redis-replication-password": ("secret:REDIS_REPLICATION_PASSWORD", "0444"),
+        "/run/secrets/redis-sentinel-password": ("secret:REDIS_SENTINEL_PASSWORD", "0444"),
+    }
     assert view["ports"] == ["127.0.0.1:6381:6381"]
     assert view["volumes"] == {"/data": "cache-cluster_redis-fallback-replica-data"}
     assert view["depends_on"] == {"redis-fallback": "service_healthy"}

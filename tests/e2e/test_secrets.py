@@ -1,0 +1,287 @@
+# mypy: disable-error-code="no-untyped-call"
+"""No secret where it can leak: a whole stack on the real engine, then every place a password could surface is
+searched for every password of the deployment (the ACL users' and the exporter's map): 0 hits.
+
+The stack is tests/e2e/security-stack.yaml (Compose project, network and volumes `cctest-sec`, ports 12001-12006,
+bus 22001-22006, sentinels 12479-12481, fallback 12380/12381, exporter 12121), started the way a person does with
+plain Compose: `cache-cluster render secrets` (files in a temporary directory, `export` lines that read them),
+`cache-cluster render compose`, `docker-compose up -d --wait`, then `init`, `validate --json`, `status` and `env`.
+Searched: all their output, `docker inspect` of every container, every container's log, the environment of every
+process in every container (/proc/<pid>/environ, read on the host), the rendered Compose file, and every file
+committed to the repository. Leftovers of an interrupted run are removed first; the fixture always ends with
+`down --volumes`.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from redis import AuthenticationError, Redis
+from redis import ConnectionError as RedisConnectionError
+from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.credentials import CredentialProvider
+from redis.retry import Retry
+
+from cache_cluster.loader import load_spec_file
+from cache_cluster.plan import DeploymentPlan, plan
+from cache_cluster.spec import service_ports
+from tests.conftest import require
+from tests.e2e.test_compose_stack import ROOT, _compose_binary, _docker_available, _image_env, _port_is_free, run
+
+from .waiting import log
+
+pytestmark = pytest.mark.e2e
+
+SPEC = ROOT / "tests" / "e2e" / "security-stack.yaml"
+CLI = str(ROOT / ".venv" / "bin" / "cache-cluster")
+UP_TIMEOUT = 240
+
+
+@dataclass
+class SecureStack:
+    deployment: DeploymentPlan
+    compose_file: Path
+    secrets_dir: Path
+    secrets: dict[str, str]  # variable -> value, as `render secrets` exported them
+    outputs: dict[str, str] = field(default_factory=dict)  # what each command printed (stdout and stderr)
+
+    @property
+    def name(self) -> str:
+        return self.deployment.spec.name
+
+    def env_without_secrets(self) -> dict[str, str]:
+        return {key: value for key, value in os.environ.items() if not key.startswith("REDIS_")} | _image_env()
+
+    def env(self) -> dict[str, str]:
+        return self.env_without_secrets() | self.secrets
+
+    def record(self, label: str, args: list[str], *, timeout: float = 120, env: dict[str, str] | None = None) -> str:
+        result = run(args, timeout=timeout, env=env or self.env())
+        text = f"$ {shlex.join(args)}\nexit {result.returncode}\n{result.stdout}\n{result.stderr}"
+        self.outputs[label] = text
+        return text
+
+    def compose(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        return run(
+            [_compose_binary(), "-p", self.name, "-f", str(self.compose_file), *args], timeout=timeout, env=self.env()
+        )
+
+    def containers(self, *, running: bool = False) -> list[str]:
+        listed = run(
+            ["docker", "ps", "-q" if running else "-aq", "--filter", f"label=com.docker.compose.project={self.name}"],
+            timeout=30,
+        )
+        return listed.stdout.split()
+
+
+def _exported(exports: str, directory: Path) -> dict[str, str]:
+    """The values the `export VAR="$(cat FILE)"` lines of `render secrets` give, read the same way."""
+    values = {}
+    for line in exports.splitlines():
+        variable, _, reference = line.removeprefix("export ").partition("=")
+        path = Path(shlex.split(reference.removeprefix('"$(cat ').removesuffix(')"'))[0])
+        assert path.parent == directory, line
+        values[variable] = path.read_text(encoding="utf-8")
+    return values
+
+
+@pytest.fixture(scope="module")
+def secure_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureStack]:
+    available, why = _docker_available()
+    require(available, why)
+    deployment = plan(load_spec_file(SPEC))
+    work = tmp_path_factory.mktemp("secure-stack")
+    secrets_dir = work / "secrets"
+    base_env = {key: value for key, value in os.environ.items() if not key.startswith("REDIS_")}
+    rendered = run([CLI, "render", "secrets", str(SPEC), "--dir", str(secrets_dir)], timeout=60, env=base_env)
+    assert rendered.returncode == 0, rendered.stderr
+    stack = SecureStack(
+        deployment, work / "docker-compose.yml", secrets_dir, _exported(rendered.stdout, secrets_dir)
+    )
+    stack.outputs["render secrets"] = rendered.stdout + rendered.stderr
+    stack.record("render compose", [CLI, "render", "compose", str(SPEC), "--output", str(stack.compose_file)])
+    log(f"removing leftovers of Compose project {stack.name}")
+    stack.compose("down", "--volumes", "--timeout", "5", timeout=120)
+    held = [owned for owned in service_ports(deployment.spec) if not _port_is_free(owned.port)]
+    if held:
+        pytest.fail("ports the security stack needs are held: " + ", ".join(str(o.port) for o in held), pytrace=False)
+    try:
+        log(f"docker-compose up -d --wait (deadline {UP_TIMEOUT}s)")
+        started = time.monotonic()
+        up = stack.compose("up", "-d", "--wait", "--wait-timeout", str(UP_TIMEOUT), timeout=UP_TIMEOUT + 60)
+        stack.outputs["compose up"] = up.stdout + up.stderr
+        log(f"compose up exited {up.returncode} after {time.monotonic() - started:.1f}s")
+        if up.returncode != 0:
+            logs = stack.compose("logs", "--tail", "20").stdout
+            pytest.fail(f"compose up failed:\n{up.stdout}\n{up.stderr}\n{logs}", pytrace=False)
+        yield stack
+    finally:
+        down = stack.compose("down", "--volumes", "--timeout", "5", timeout=180)
+        assert down.returncode == 0, down.stderr
+        assert not stack.containers(), "down left containers"
+
+
+def _remap(stack: SecureStack) -> Callable[[tuple[str, int]], tuple[str, int]]:
+    published = stack.deployment.host_address_map()
+
+    def remap(address: tuple[str, int]) -> tuple[str, int]:
+        host, _, port = published.get(f"{address[0]}:{address[1]}", f"{address[0]}:{address[1]}").rpartition(":")
+        return host, int(port)
+
+    return remap
+
+
+def _occurrences(text: str, secrets: dict[str, str]) -> list[str]:
+    return [variable for variable, value in secrets.items() if value and value in text]
+
+
+def test_the_stack_works_and_no_secret_is_anywhere_it_could_leak(secure_stack: SecureStack) -> None:
+    stack = secure_stack
+    spec = str(SPEC)
+    init = stack.record("init --json", [CLI, "init", spec, "--via", "published", "--json", "--timeout", "120"],
+                        timeout=180)
+    assert '"outcome": "healthy"' in init, init
+    validate = stack.record("validate --json", [CLI, "validate", spec, "--via", "published", "--json"], timeout=180)
+    assert '"outcome": "healthy"' in validate, validate
+    status = stack.record("status", [CLI, "status", spec, "--via", "published"])
+    assert "exit 0" in status, status
+    env_output = stack.record("env", [CLI, "env", spec])
+    assert "REDIS_USERNAME=app" in env_output and "REDIS_PASSWORD=********" in env_output
+
+    places: dict[str, str] = dict(stack.outputs)
+    containers = stack.containers()
+    # Every server, plus the exited one-shot init service (its inspect and log are scanned too).
+    assert len(containers) == len(stack.deployment.services) + 1
+    for container in containers:
+        places[f"docker inspect {container}"] = run(["docker", "inspect", container], timeout=30).stdout
+        logs = run(["docker", "logs", container], timeout=30)
+        places[f"docker logs {container}"] = logs.stdout + logs.stderr
+    running = stack.containers(running=True)
+    assert len(running) == len(stack.deployment.services)  # all but the init service, which has exited
+    for container in running:
+        # Every process of the container, read from the host's /proc (as root here: no ptrace restriction).
+        top = run(["docker", "top", container, "-eo", "pid"], timeout=30)
+        assert top.returncode == 0, top.stderr
+        pids = [line.strip() for line in top.stdout.splitlines()[1:] if line.strip().isdigit()]
+        environments = []
+        for pid in pids:
+            try:
+                environments.append(Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace"))
+            except FileNotFoundError:
+                continue  # a health check's process that ended meanwhile
+        # Docker gives every container HOSTNAME: proof the environments were read, not skipped.
+        assert pids and any("HOSTNAME=" in text for text in environments), (container, pids)
+        places[f"/proc/*/environ of {container}"] = "\n".join(environments)
+    places["rendered compose file"] = stack.compose_file.read_text(encoding="utf-8")
+    committed = run(["git", "ls-files", "-z"], timeout=30).stdout.split("\0")
+    for name in filter(None, committed):
+        path = ROOT / name
+        if path.is_file():
+            places[f"committed {name}"] = path.read_bytes().decode("utf-8", errors="replace")
+    assert len(places) > 50
+
+    hits = {place: found for place, text in places.items() if (found := _occurrences(text, stack.secrets))}
+    assert hits == {}, f"secrets found in: {hits}"
+
+    # The search can find them: the secrets are where they belong, in the containers' secret files.
+    node = f"{stack.name}-{stack.deployment.nodes[0].name}-1"
+    inside = run(["docker", "exec", node, "cat", "/run/secrets/redis-admin-password"], timeout=30).stdout
+    assert _occurrences(inside, stack.secrets) == ["REDIS_ADMIN_PASSWORD"]
+    exporter = run(["docker", "inspect", f"{stack.name}-redis-exporter-1"], timeout=30).stdout
+    assert "--redis.password-file=/run/secrets/redis-exporter-password-map" in exporter
+
+
+class _PasswordFile(CredentialProvider):
+    """A client reading REDIS_PASSWORD from its file for every new connection, as an application would."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def get_credentials(self) -> tuple[str, str]:
+        return ("app", self.path.read_text(encoding="utf-8").strip())
+
+
+def test_rotate_password_while_a_client_keeps_writing(secure_stack: SecureStack) -> None:
+    """`make rotate-password` on the running stack: no failed command, then only the new password signs in,
+    and a restarted container keeps it (its secret file was switched too)."""
+    stack = secure_stack
+    password_file = Path(stack.secrets_dir) / "redis-password"
+    old = password_file.read_text(encoding="utf-8").strip()
+    first = stack.deployment.nodes[0]
+    cluster = RedisCluster(
+        host="127.0.0.1", port=first.port, credential_provider=_PasswordFile(password_file),
+        address_remap=_remap(stack), decode_responses=True, socket_timeout=5,
+    )
+    failures: list[str] = []
+    writes = 0
+    stop = threading.Event()
+
+    def write() -> None:
+        nonlocal writes
+        seen = old
+        deadline = time.monotonic() + 180  # bounded whatever happens to the test
+        while not stop.is_set() and time.monotonic() < deadline:
+            current = password_file.read_text(encoding="utf-8").strip()
+            if current != seen:  # the secret changed: new connections, which read it
+                cluster.disconnect_connection_pools()
+                seen = current
+            try:
+                cluster.set(f"rotate:{writes % 1000}", writes, ex=300)
+                writes += 1
+            except Exception as error:  # every failure counts, whatever its kind
+                failures.append(f"{type(error).__name__}: {error}")
+            time.sleep(0.005)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        env = stack.env_without_secrets() | {
+            "CACHE_CLUSTER_SECRETS_DIR": str(stack.secrets_dir), "CACHE_CLUSTER_ROTATE_GRACE": "3",
+        }
+        log("running scripts/rotate-password.sh while a client writes")
+        rotated = run(["bash", "scripts/rotate-password.sh", str(SPEC.relative_to(ROOT))], timeout=240, env=env)
+        assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        writer.join(timeout=10)
+        cluster.close()
+    new = password_file.read_text(encoding="utf-8").strip()
+    assert new != old and old not in rotated.stdout + rotated.stderr and new not in rotated.stdout + rotated.stderr
+    assert failures == [], failures[:5]
+    assert writes > 200, f"the client wrote only {writes} times"
+
+    def signs_in(port: int, password: str) -> bool:
+        try:
+            with Redis(host="127.0.0.1", port=port, username="app", password=password,
+                       retry=Retry(NoBackoff(), 0), socket_timeout=5) as client:
+                return bool(client.ping())
+        except AuthenticationError:
+            return False
+
+    ports = [owned.port for owned in service_ports(stack.deployment.spec) if not owned.bus][:-1]  # not the exporter
+    assert [signs_in(port, old) for port in ports] == [False] * len(ports)
+    assert [signs_in(port, new) for port in ports] == [True] * len(ports)
+    replica = stack.deployment.nodes[-1]
+    log(f"restarting {replica.name}: its entrypoint must read the new password from its secret file")
+    restarted = run(["docker", "restart", f"{stack.name}-{replica.name}-1"], timeout=60)
+    assert restarted.returncode == 0, restarted.stderr
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if signs_in(replica.port, new):
+                break
+        except RedisConnectionError:
+            pass  # still starting: the published port resets the connection until redis-server listens
+        assert time.monotonic() < deadline, f"{replica.name} did not accept the new password after a restart"
+        time.sleep(0.5)
+    assert not signs_in(replica.port, old)
