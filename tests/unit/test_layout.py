@@ -234,6 +234,8 @@ def test_lazy_packages_export_every_name_they_list(package: str) -> None:
     module = importlib.import_module(package)
     missing = [name for name in module.__all__ if getattr(module, name, None) is None]
     assert missing == []
+    with pytest.raises(AttributeError, match=f"module '{package}' has no attribute 'no_such_name'"):
+        module.no_such_name  # noqa: B018
 
 
 def test_python_dash_m_runs_the_cli() -> None:

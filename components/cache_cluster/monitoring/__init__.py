@@ -7,8 +7,9 @@ start faster without the rules and the dashboard.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import exports_on_first_use
 
 if TYPE_CHECKING:
     from .dashboard import dashboard_queries, render_dashboard
@@ -51,7 +52,4 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOME[name], __name__), name)
+__getattr__ = exports_on_first_use(__name__, _HOME)
