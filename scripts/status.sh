@@ -9,12 +9,7 @@ LOG_TAG=status
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-case ${1:-} in
-  -h | --help)
-    print_usage
-    exit 0
-    ;;
-esac
+usage_on_help "${1:-}"
 spec=Pulumi.dev.yaml
 if [[ $# -gt 0 && $1 != -* ]]; then
   spec=$1

@@ -28,12 +28,7 @@ LOG_TAG=up
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-case ${1:-} in
-  -h | --help)
-    print_usage
-    exit 0
-    ;;
-esac
+usage_on_help "${1:-}"
 [[ $# -le 1 ]] || die "usage: scripts/up.sh [SPEC]" 2
 
 WAIT_TIMEOUT=${CACHE_CLUSTER_WAIT_TIMEOUT:-180}

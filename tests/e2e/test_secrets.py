@@ -14,11 +14,14 @@ committed to the repository. Leftovers of an interrupted run are removed first; 
 
 from __future__ import annotations
 
+import io
 import os
 import shlex
 import subprocess
+import tarfile
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,15 +32,17 @@ from redis import ConnectionError as RedisConnectionError
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.credentials import CredentialProvider
+from redis.exceptions import NoPermissionError
 from redis.retry import Retry
 
+from cache_cluster import acl
 from cache_cluster.loader import load_spec_file
 from cache_cluster.plan import DeploymentPlan, plan
 from cache_cluster.spec import service_ports
 from tests.conftest import require
 from tests.e2e.test_compose_stack import ROOT, _compose_binary, _docker_available, _image_env, _port_is_free, run
 
-from .waiting import log
+from .waiting import log, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -210,13 +215,48 @@ class _PasswordFile(CredentialProvider):
         return ("app", self.path.read_text(encoding="utf-8").strip())
 
 
-def test_rotate_password_while_a_client_keeps_writing(secure_stack: SecureStack) -> None:
-    """`make rotate-password` on the running stack: no failed command, then only the new password signs in,
-    and a restarted container keeps it (its secret file was switched too)."""
+def _secret_in(container: str, name: str) -> str | None:
+    """/run/secrets/NAME of a container (running or not), read through the engine; None when it has none."""
+    copied = subprocess.run(["docker", "cp", f"{container}:/run/secrets/{name}", "-"], capture_output=True,
+                            timeout=30, check=False)
+    if copied.returncode != 0:
+        return None
+    with tarfile.open(fileobj=io.BytesIO(copied.stdout)) as archive:
+        member = archive.getmember(name)
+        assert member.mode & 0o777 == 0o444 and member.uid == 0, (container, name, oct(member.mode), member.uid)
+        extracted = archive.extractfile(member)
+        assert extracted is not None
+        return extracted.read().decode()
+
+
+def _signs_in(port: int, user: str, password: str) -> bool:
+    try:
+        with Redis(host="127.0.0.1", port=port, username=user, password=password,
+                   retry=Retry(NoBackoff(), 0), socket_timeout=5) as client:
+            return bool(client.ping())
+    except NoPermissionError:
+        return True  # signed in; the user may not PING
+    except AuthenticationError:
+        return False
+
+
+def test_rotate_every_password_while_a_client_keeps_writing(secure_stack: SecureStack) -> None:
+    """`make rotate-password SECRETS=all` on the running stack: the replication, sentinel, exporter, admin and
+    application passwords in turn. The client sees no failed command; afterwards only the new passwords sign in,
+    every container's secret files hold them (the exited init service's too), the replica links and the sentinels
+    work when forced to reconnect, nothing failed over, the exporter scrapes, and a restarted container keeps
+    the new password."""
     stack = secure_stack
-    password_file = Path(stack.secrets_dir) / "redis-password"
-    old = password_file.read_text(encoding="utf-8").strip()
+    spec = stack.deployment.spec
+    files = {kind: acl.secret_name(kind, spec) for kind in acl.password_kinds(spec)}
+    assert set(files) == {"password", "admin", "exporter", "replication", "sentinel"}
+    old = {kind: (stack.secrets_dir / name).read_text(encoding="utf-8").strip() for kind, name in files.items()}
+    password_file = stack.secrets_dir / files["password"]
     first = stack.deployment.nodes[0]
+    sentinel_port = spec.sentinels.base_port
+    with Redis(host="127.0.0.1", port=sentinel_port, username="admin", password=old["admin"],
+               decode_responses=True) as sentinel:
+        primary_before = sentinel.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", spec.sentinels.master_name)
     cluster = RedisCluster(
         host="127.0.0.1", port=first.port, credential_provider=_PasswordFile(password_file),
         address_remap=_remap(stack), decode_responses=True, socket_timeout=5,
@@ -227,8 +267,8 @@ def test_rotate_password_while_a_client_keeps_writing(secure_stack: SecureStack)
 
     def write() -> None:
         nonlocal writes
-        seen = old
-        deadline = time.monotonic() + 180  # bounded whatever happens to the test
+        seen = old["password"]
+        deadline = time.monotonic() + 240  # bounded whatever happens to the test
         while not stop.is_set() and time.monotonic() < deadline:
             current = password_file.read_text(encoding="utf-8").strip()
             if current != seen:  # the secret changed: new connections, which read it
@@ -243,45 +283,111 @@ def test_rotate_password_while_a_client_keeps_writing(secure_stack: SecureStack)
 
     writer = threading.Thread(target=write, daemon=True)
     writer.start()
+    started = time.monotonic()
     try:
         env = stack.env_without_secrets() | {
             "CACHE_CLUSTER_SECRETS_DIR": str(stack.secrets_dir), "CACHE_CLUSTER_ROTATE_GRACE": "3",
         }
-        log("running scripts/rotate-password.sh while a client writes")
-        rotated = run(["bash", "scripts/rotate-password.sh", str(SPEC.relative_to(ROOT))], timeout=240, env=env)
+        log("running scripts/rotate-password.sh SPEC all while a client writes")
+        rotated = run(["bash", "scripts/rotate-password.sh", str(SPEC.relative_to(ROOT)), "all"], timeout=300,
+                      env=env)
         assert rotated.returncode == 0, rotated.stdout + rotated.stderr
         time.sleep(0.5)
     finally:
         stop.set()
         writer.join(timeout=10)
         cluster.close()
-    new = password_file.read_text(encoding="utf-8").strip()
-    assert new != old and old not in rotated.stdout + rotated.stderr and new not in rotated.stdout + rotated.stderr
+    log(f"rotated every password in {time.monotonic() - started:.1f}s; {writes} writes, {len(failures)} failed")
+    new = {kind: (stack.secrets_dir / name).read_text(encoding="utf-8").strip() for kind, name in files.items()}
+    output = rotated.stdout + rotated.stderr
+    assert [kind for kind in files if new[kind] == old[kind]] == []
+    assert [kind for kind in files if old[kind] in output or new[kind] in output] == []
     assert failures == [], failures[:5]
     assert writes > 200, f"the client wrote only {writes} times"
 
-    def signs_in(port: int, password: str) -> bool:
-        try:
-            with Redis(host="127.0.0.1", port=port, username="app", password=password,
-                       retry=Retry(NoBackoff(), 0), socket_timeout=5) as client:
-                return bool(client.ping())
-        except AuthenticationError:
-            return False
+    # Every container's secret files hold the new passwords, the exited init service's included; the
+    # exporter's map is the one `render secrets` builds from the new exporter password.
+    expected = {name: new[kind] for kind, name in files.items()}
+    expected[acl.secret_name(acl.EXPORTER_MAP, spec)] = (
+        stack.secrets_dir / acl.secret_name(acl.EXPORTER_MAP, spec)).read_text(encoding="utf-8")
+    assert new["exporter"] in expected[acl.secret_name(acl.EXPORTER_MAP, spec)]
+    found = 0
+    for container in stack.containers():
+        for name, value in expected.items():
+            inside = _secret_in(container, name)
+            if inside is not None:
+                assert inside.strip() == value.strip(), (container, name)
+                found += 1
+    assert found > 40, found
 
-    ports = [owned.port for owned in service_ports(stack.deployment.spec) if not owned.bus][:-1]  # not the exporter
-    assert [signs_in(port, old) for port in ports] == [False] * len(ports)
-    assert [signs_in(port, new) for port in ports] == [True] * len(ports)
+    not_redis = (spec.exporter.name, spec.monitoring.prometheus.name)
+    published = {owned.owner: owned.port for owned in service_ports(spec) if not owned.bus}
+    redis_ports = [port for service, port in published.items() if service not in not_redis]
+    data_ports = [port for service, port in published.items()
+                  if not service.startswith(spec.sentinels.name_prefix) and service not in not_redis]
+    sentinel_ports = [port for service, port in published.items() if service.startswith(spec.sentinels.name_prefix)]
+    where = {"replication": data_ports, "sentinel": [spec.fallback.primary_port, spec.fallback.replica_port,
+                                                     *sentinel_ports]}
+    for kind in files:
+        user = "app" if kind == "password" else kind
+        ports = where.get(kind, redis_ports)
+        assert [_signs_in(port, user, old[kind]) for port in ports] == [False] * len(ports), kind
+        assert [_signs_in(port, user, new[kind]) for port in ports] == [True] * len(ports), kind
+
+    def admin(port: int) -> Redis:
+        return Redis(host="127.0.0.1", port=port, username="admin", password=new["admin"], decode_responses=True,
+                     socket_timeout=5)
+
+    # The replica links reconnect with the new masterauth.
+    replicas = [port for port in data_ports if admin(port).info("replication")["role"] == "slave"]
+    assert len(replicas) == 4, replicas
+    for port in replicas:
+        assert admin(port).execute_command("CLIENT", "KILL", "TYPE", "master") == 1, f"{port}: no master link to cut"
+
+    def linked() -> tuple[bool, str]:
+        states = {port: admin(port).info("replication")["master_link_status"] for port in replicas}
+        return all(state == "up" for state in states.values()), str(states)
+
+    wait_for("every replica linked again with the new replication password", linked, deadline_s=30)
+    # The sentinels reconnect with the new auth-pass / sentinel-pass, see the same primary, and never failed over.
+    for port in [spec.fallback.primary_port, spec.fallback.replica_port, *sentinel_ports]:
+        cut = admin(port).execute_command("CLIENT", "KILL", "USER", "sentinel")
+        # The replica is known to the sentinels only after their next INFO of the primary (every 10 s).
+        assert cut >= 2 or port == spec.fallback.replica_port, f"{port}: only {cut} sentinel connections to cut"
+
+    def sentinels_agree() -> tuple[bool, str]:
+        seen = []
+        for port in sentinel_ports:
+            client = admin(port)
+            master = client.execute_command("SENTINEL", "MASTER", spec.sentinels.master_name)
+            pairs = master.items() if isinstance(master, dict) else zip(master[::2], master[1::2], strict=True)
+            fields = {str(key): str(value) for key, value in pairs}
+            primary = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", spec.sentinels.master_name)
+            seen.append((fields["flags"], int(fields["last-ok-ping-reply"]) < 2000, fields["num-other-sentinels"],
+                         fields["config-epoch"], client.info("sentinel")["sentinel_tilt"], primary == primary_before))
+        return seen == [("master", True, "2", "0", 0, True)] * len(sentinel_ports), str(seen)
+
+    time.sleep(1.5)
+    wait_for("every sentinel answering with the new passwords, same primary, no TILT", sentinels_agree,
+             deadline_s=20)
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{spec.exporter.port}/metrics", timeout=10) as response:
+        metrics = response.read().decode()
+    assert "\nredis_up 1\n" in metrics
+
     replica = stack.deployment.nodes[-1]
-    log(f"restarting {replica.name}: its entrypoint must read the new password from its secret file")
+    log(f"restarting {replica.name}: its entrypoint must read the new passwords from its secret files")
     restarted = run(["docker", "restart", f"{stack.name}-{replica.name}-1"], timeout=60)
     assert restarted.returncode == 0, restarted.stderr
-    deadline = time.monotonic() + 30
-    while True:
+
+    def accepts_the_new_password() -> tuple[bool, str]:
         try:
-            if signs_in(replica.port, new):
-                break
-        except RedisConnectionError:
-            pass  # still starting: the published port resets the connection until redis-server listens
-        assert time.monotonic() < deadline, f"{replica.name} did not accept the new password after a restart"
-        time.sleep(0.5)
-    assert not signs_in(replica.port, old)
+            return _signs_in(replica.port, "app", new["password"]), "refused"
+        except RedisConnectionError as error:
+            return False, str(error)  # still starting: the published port resets the connection
+
+    wait_for(f"{replica.name} to accept the new password after a restart", accepts_the_new_password, deadline_s=30)
+    assert not _signs_in(replica.port, "app", old["password"])
+    wait_for(f"{replica.name} linked to its master with the new replication password",
+             lambda: (admin(replica.port).info("replication").get("master_link_status") == "up", "down"),
+             deadline_s=30)

