@@ -5,8 +5,9 @@ The public names are loaded on first use (PEP 562), so `import cache_cluster.cli
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .lazy import exports_on_first_use
 
 if TYPE_CHECKING:
     from .errors import CacheClusterError
@@ -26,7 +27,4 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOME[name], __name__), name)
+__getattr__ = exports_on_first_use(__name__, _HOME)

@@ -15,8 +15,6 @@ import yaml
 from . import acl, addresses, conf, tls
 from .acl import SecretKind
 from .contract import EnvContract, env_contract
-from .monitoring.files import prometheus_config_text, rules_text
-from .monitoring.prometheus_config import CONFIG_FILE, RULES_FILE
 from .monitoring.targets import scrape_targets
 from .placement import SlotRange, assign_replicas, even_slot_ranges
 from .spec import BUS_PORT_OFFSET, WILDCARD_ADDRESSES, ClusterSpec, hook_data
@@ -421,6 +419,11 @@ def hook_tls_options(files: tls.ClientFiles | None) -> tuple[str, ...]:
 
 def _prometheus_service(spec: ClusterSpec) -> ServicePlan:
     """Prometheus with the rendered scrape configuration and rules (the same text as monitoring/)."""
+    # Here, not at the top: the rules and the dashboard are imported only by a plan that runs Prometheus (the
+    # hook's commands plan every deployment and start faster without them).
+    from .monitoring.files import prometheus_config_text, rules_text
+    from .monitoring.prometheus_config import CONFIG_FILE, RULES_FILE
+
     prometheus = spec.monitoring.prometheus
     return ServicePlan(
         name=prometheus.name,

@@ -2,15 +2,20 @@
 
 spec/plan/... (the pure core) <- targets (renderings) ; core <- hook ; core <- policy (the pack's rules) ;
 hook, core <- drills ; all <- cli. The CLI's command modules never import the CLI's root (the root registers
-them), and `import cache_cluster.cli` stays light.
+them), `import cache_cluster.cli` stays light, and the hook's commands in a pipeline load neither OpenTelemetry
+nor rich (they run as subprocesses whose start-up counts).
 Every import counts, also those inside functions: a lazy import is still a dependency.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
+import json
+import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -137,6 +142,8 @@ def test_cli_commands_never_import_the_root() -> None:
         "cache_cluster.cli.policy",
         "cache_cluster.cli.render",
         "cache_cluster.cli.rotate",
+        "cache_cluster.cli.startup",
+        "cache_cluster.cli.waiting",
     ]
     importing_root = [name for name in commands if "cache_cluster.cli" in GRAPH[name] and not name.endswith("__main__")]
     assert importing_root == []
@@ -149,6 +156,86 @@ def test_cli_import_leaves_heavy_libraries_for_the_commands() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"
+
+
+# Six addresses nothing listens on (ports below 1024 on this host): every connection is refused at once.
+NOBODY = ",".join(f"127.0.0.1:{port}" for port in range(1, 7))
+# What the hook's commands need, and what they leave out: OpenTelemetry (cli/startup.py), rich on a pipe
+# (cli/common.note, cli/waiting.py), the alert rules and dashboard (plan imports them only for a Prometheus
+# service), urllib.request (validate imports it only to check an exporter).
+NEEDED = ("pydantic", "redis", "yaml")
+KEPT_OUT = ("opentelemetry", "rich", "cache_cluster.monitoring.rules", "cache_cluster.monitoring.dashboard",
+            "urllib.request")
+WATCHED = NEEDED + KEPT_OUT
+
+
+@dataclass(frozen=True)
+class Probe:
+    loaded: list[str]  # which of WATCHED were imported when the process exited
+    frozen: bool  # whether the exit skipped the final collection (gc.freeze)
+    stderr: str
+
+
+def run_probed(*args: str) -> Probe:
+    """`cache-cluster ARGS` through the CLI's main() in a fresh interpreter, stdout and stderr pipes as in a
+    pipeline, and no variable telling rich to treat them as a terminal."""
+    probe = (
+        "import atexit, gc, json, sys\n"
+        "def report():\n"
+        f"    loaded = [m for m in {WATCHED!r} if m in sys.modules]\n"
+        "    sys.stderr.write('PROBE ' + json.dumps([loaded, gc.get_freeze_count() > 0]) + '\\n')\n"
+        "atexit.register(report)\n"
+        "from cache_cluster.cli import main\n"
+        f"sys.argv = ['cache-cluster', *{list(args)!r}]\n"
+        "main()\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    env["REDIS_ADMIN_PASSWORD"] = "layout-probe-password-1"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    reports = [line for line in done.stderr.splitlines() if line.startswith("PROBE ")]
+    assert reports, done.stderr
+    loaded, frozen = json.loads(reports[-1].removeprefix("PROBE "))
+    return Probe(loaded, frozen, done.stderr)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["init", "--nodes", NOBODY, "--timeout", "0.3", "--json"],
+        ["validate", "--nodes", NOBODY, "--timeout", "0.3", "--json"],
+        ["status", "--nodes", NOBODY, "--timeout", "0.3", "--json"],
+    ],
+    ids=["init", "validate", "status"],
+)
+def test_hook_commands_in_a_pipeline_leave_out_what_they_do_not_use(args: list[str]) -> None:
+    probe = run_probed(*args)
+    assert probe.loaded == list(NEEDED), probe.stderr
+    # The exit skips the final collection (cli/startup.skip_collection_at_exit).
+    assert probe.frozen is True
+    if args[0] != "status":  # status does not wait, so it shows no progress
+        assert "0/6 ready; waiting for 127.0.0.1:1 (connection refused at 127.0.0.1:1)" in probe.stderr
+
+
+def test_a_table_report_draws_with_rich_after_the_run() -> None:
+    probe = run_probed("init", "--nodes", NOBODY, "--timeout", "0.3")
+    assert probe.loaded == [*NEEDED, "rich"], probe.stderr
+    assert "0/6 ready; waiting for 127.0.0.1:1 (connection refused at 127.0.0.1:1)" in probe.stderr
+
+
+def test_help_loads_none_of_them() -> None:
+    probe = run_probed("--help")
+    assert probe.loaded == [], probe.stderr
+
+
+@pytest.mark.parametrize("package", ["cache_cluster", "cache_cluster.monitoring"])
+def test_lazy_packages_export_every_name_they_list(package: str) -> None:
+    module = importlib.import_module(package)
+    missing = [name for name in module.__all__ if getattr(module, name, None) is None]
+    assert missing == []
+    with pytest.raises(AttributeError, match=f"module '{package}' has no attribute 'no_such_name'"):
+        module.no_such_name  # noqa: B018
 
 
 def test_python_dash_m_runs_the_cli() -> None:

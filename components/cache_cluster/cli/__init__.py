@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..errors import CacheClusterError
 from . import config, drill, hook, policy, render, rotate
 from .common import typer_app
+from .startup import skip_collection_at_exit
 
 app = typer_app(
     "cache-cluster", "Declare, run and initialize a Redis Cluster with sentinels, an exporter and fallback tiers."
@@ -32,3 +33,5 @@ def main() -> None:
 
         err().print(error.render(), markup=False, highlight=False)
         raise SystemExit(2) from None
+    finally:
+        skip_collection_at_exit()

@@ -1,15 +1,13 @@
-"""How the CLI draws the hook's data for people: the report as rich tables, the wait as a progress line.
+"""How the CLI draws the hook's data for people: the report (and a drill's result) as rich tables.
 
-The hook returns data and draws nothing; this is the only place its results meet rich.
+The hook returns data and draws nothing; this and `waiting` (the wait's progress) are where its results meet rich.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from rich.console import Console, Group, RenderableType
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -18,7 +16,6 @@ from ..hook.connect import scrub
 from ..hook.inspect import NodeState
 from ..hook.report import Report, node_dict
 from ..hook.validate import Check
-from ..hook.wait import Readiness
 
 _STATUS_STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "skip": "dim"}
 _OUTCOME_STYLE = {
@@ -130,46 +127,3 @@ def _print_scrubbed(renderable: RenderableType, console: Console, password: str 
         console.print(renderable)
     console.file.write(scrub(captured.get(), password))
     console.file.flush()
-
-
-class WaitDisplay:
-    """Progress of the wait step on stderr: a live bar on a terminal, a plain line per change otherwise."""
-
-    def __init__(self, console: Console, total: int) -> None:
-        self.console = console
-        self.plain = not console.is_terminal
-        self.last = ""
-        self.last_time = 0.0
-        self.progress = Progress(
-            TextColumn("[bold]waiting for servers"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(),
-            TextColumn("{task.description}"),
-            console=console,
-            transient=True,
-        )
-        self.task = self.progress.add_task("", total=total)
-
-    def __enter__(self) -> WaitDisplay:
-        if not self.plain:
-            self.progress.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        if not self.plain:
-            self.progress.stop()
-
-    def __call__(self, statuses: Sequence[Readiness]) -> None:
-        ready = sum(status.ready for status in statuses)
-        waiting = [f"{s.endpoint.address} ({s.reason})" for s in statuses if not s.ready]
-        line = f"{ready}/{len(statuses)} ready" + (f"; waiting for {', '.join(waiting[:4])}" if waiting else "")
-        if len(waiting) > 4:
-            line += f" and {len(waiting) - 4} more"
-        if self.plain:
-            now = time.monotonic()
-            if line != self.last or now - self.last_time > 10:
-                self.console.print(line, markup=False, highlight=False)
-                self.last, self.last_time = line, now
-            return
-        self.progress.update(self.task, completed=ready, description=", ".join(waiting[:3]))

@@ -15,8 +15,9 @@ import typer
 
 from ..drills.names import TITLES
 from ..errors import CacheClusterError
-from .common import ProjectDir, SpecFile, StackOption, err, out
+from .common import ProjectDir, SpecFile, StackOption, note, out
 from .hook import AddressMapOption, HookOptions, PasswordFile, ReportJson, Via, ViaOption
+from .startup import import_redis_without_telemetry
 
 DrillName = Annotated[
     str,
@@ -46,6 +47,7 @@ def drill(
     """
     if name not in TITLES:
         raise CacheClusterError(f"no drill named {name!r}; fix: use one of {', '.join(TITLES)}")
+    import_redis_without_telemetry()
     from ..drills.catalog import run_drill
     from ..drills.cluster import Cluster
     from ..drills.faults import DockerFaults
@@ -60,7 +62,7 @@ def drill(
     faults = DockerFaults(spec.name, spec.network.name, password)
 
     def log(line: str) -> None:
-        err().print(f"[drill {name}] {line}", markup=False, highlight=False, style="dim")
+        note(f"[drill {name}] {line}", style="dim")
 
     result = run_drill(
         name,

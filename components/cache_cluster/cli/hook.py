@@ -22,7 +22,8 @@ import typer
 from ..acl import ADMIN_USER
 from ..environment import ADMIN_PASSWORD_ENV, TLS_ENV, TLS_STATE_DIR, TLS_STATE_FILES
 from ..errors import CacheClusterError
-from .common import ProjectDir, SpecFile, StackOption, err, out, resolve_spec, write_private
+from .common import ProjectDir, SpecFile, StackOption, note, out, resolve_spec, write_private
+from .startup import import_redis_without_telemetry
 
 if TYPE_CHECKING:
     from ..hook.endpoints import Targets
@@ -286,6 +287,7 @@ def with_hook_options(**overrides: Any) -> Callable[[Callable[[HookOptions], Non
 
         @functools.wraps(command)
         def wrapper(**values: Any) -> None:
+            import_redis_without_telemetry()  # first: every module of the hook package imports redis-py
             command(HookOptions(**values))
 
         wrapper.__signature__ = inspect.Signature(parameters, return_annotation=None)  # type: ignore[attr-defined]
@@ -316,17 +318,17 @@ def _emit(report: Report, as_json: bool, password: str) -> None:
 
 def _run_waiting(runner: Callable[..., Report], options: HookOptions) -> None:
     """Run a command that waits for the servers (init, validate) with the progress display, then report."""
-    from .display import WaitDisplay
+    from .waiting import WaitDisplay
 
     targets = options.targets()
     password = options.password()
-    with WaitDisplay(err(), len(targets.servers)) as display:
+    with WaitDisplay(len(targets.servers)) as display:
         report = runner(targets, password, timeout=options.timeout, on_progress=display)
     _emit(report, options.as_json, password)
 
 
 def _log(line: str) -> None:
-    err().print(line, markup=False, highlight=False, style="dim")
+    note(line, style="dim")
 
 
 @with_hook_options()

@@ -17,6 +17,7 @@ import typer
 from ..errors import CacheClusterError
 from .common import ProjectDir, SpecFile, StackOption, err, out
 from .hook import AddressMapOption, HookOptions, PasswordFile, ReportJson, StatusTimeout, Via, ViaOption
+from .startup import import_redis_without_telemetry
 
 NEW_PASSWORD_ENV = "REDIS_NEW_PASSWORD"
 
@@ -60,6 +61,7 @@ def rotate_password(
 
     Exit codes: 0 done, 1 a server failed (re-run: it is safe), 2 bad input.
     """
+    import_redis_without_telemetry()
     from ..hook.rotate import rotate, scope_of
     from ..loader import password_from_env
 

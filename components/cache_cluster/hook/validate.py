@@ -7,9 +7,6 @@ check that writes.
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -346,6 +343,11 @@ def _server_config(targets: Targets, views: Sequence[NodeState], clients: Mappin
 
 def scrape(exporter: Endpoint, target: str, timeout: float = SCRAPE_TIMEOUT) -> str:
     """`redis_up` for one target, as the exporter reports it: '1', '0', or why it could not be read."""
+    # Here, not at the top: urllib.request (http.client, email parsing) loads only where an exporter is checked.
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
     query = urllib.parse.urlencode({"target": target})
     url = f"http://{exporter.connect}/scrape?{query}"
     try:
