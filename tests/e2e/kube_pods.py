@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,19 @@ class PodsOnDocker:
     published: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # pod -> (container port, host port)
     extra_mounts: Mapping[str, Sequence[str]] = field(default_factory=dict)  # pod -> docker -v values
 
+    def fqdn(self, pod: Pod) -> str:
+        """A StatefulSet pod's DNS name: `<pod>.<headless service>.<namespace>.svc.<domain>`."""
+        return f"{pod.name}.{pod.owner['spec']['serviceName']}.{self.namespace}.svc.{self.cluster_domain}"
+
+    def remap(self, pods: Sequence[Pod]) -> Callable[[tuple[str, int]], tuple[str, int]]:
+        """For a client on the host: a published pod's announced name:port -> 127.0.0.1:<its host port>."""
+        by_name = {self.fqdn(pod): self.published[pod.name][1] for pod in pods if pod.name in self.published}
+
+        def remap(address: tuple[str, int]) -> tuple[str, int]:
+            return ("127.0.0.1", by_name[address[0]]) if address[0] in by_name else address
+
+        return remap
+
     def container_name(self, pod: str) -> str:
         return f"{self.prefix}-{pod}"
 
@@ -122,7 +135,7 @@ class PodsOnDocker:
         suffix = f"{self.namespace}.svc.{self.cluster_domain}"
         found = []
         if pod.owner["kind"] == "StatefulSet":
-            found.append(f"{pod.name}.{pod.owner['spec']['serviceName']}.{suffix}")
+            found.append(self.fqdn(pod))
         services = [
             item["metadata"]["name"]
             for item in self.manifests

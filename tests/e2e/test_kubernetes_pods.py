@@ -90,19 +90,9 @@ class Cluster:
     def node(self, name: str) -> Pod:
         return next(pod for pod in self.nodes if pod.name == name)
 
-    def fqdn(self, pod: Pod) -> str:
-        return f"{pod.name}.{pod.owner['spec']['serviceName']}.{NAMESPACE}.svc.cluster.local"
-
-    def remap(self, address: tuple[str, int]) -> tuple[str, int]:
-        """A node's announced FQDN:port -> the port it is published on at 127.0.0.1."""
-        for index, pod in enumerate(self.nodes):
-            if address[0] == self.fqdn(pod):
-                return "127.0.0.1", HOST_PORT_BASE + index
-        return address
-
     def client(self) -> RedisCluster:
         return RedisCluster(
-            host="127.0.0.1", port=HOST_PORT_BASE, password=PASSWORD, address_remap=self.remap,
+            host="127.0.0.1", port=HOST_PORT_BASE, password=PASSWORD, address_remap=self.pods.remap(self.nodes),
             decode_responses=True, socket_timeout=5,
         )
 
@@ -248,7 +238,7 @@ def test_the_job_forms_the_cluster_and_readiness_follows(cluster: Cluster) -> No
     wait_for("every node ready", cluster.all_ready, deadline_s=30)
     nodes = node_cli(cluster, "redis-node-1", "cluster nodes")
     announced = sorted(line.split()[1].split(",")[1] for line in nodes.stdout.splitlines() if line.strip())
-    assert announced == sorted(cluster.fqdn(pod) for pod in cluster.nodes)
+    assert announced == sorted(cluster.pods.fqdn(pod) for pod in cluster.nodes)
 
 
 def test_no_pod_carries_a_password_in_its_environment(cluster: Cluster) -> None:

@@ -50,15 +50,6 @@ class TlsPods:
     job: Pod
     tls_dir: Path
 
-    def fqdn(self, pod: Pod) -> str:
-        return f"{pod.name}.{pod.owner['spec']['serviceName']}.{NAMESPACE}.svc.cluster.local"
-
-    def remap(self, address: tuple[str, int]) -> tuple[str, int]:
-        for index, pod in enumerate(self.nodes):
-            if address[0] == self.fqdn(pod):
-                return "127.0.0.1", HOST_PORT_BASE + index
-        return address
-
     @property
     def files(self) -> ClientFiles:
         return ClientFiles(
@@ -145,7 +136,7 @@ def test_the_job_forms_the_cluster_over_tls_and_clients_need_tls(tls_pods: TlsPo
 
     wait_for("every node ready (cluster info over TLS)", ready, deadline_s=30)
     client = RedisCluster(
-        host="127.0.0.1", port=HOST_PORT_BASE, password=PASSWORD, address_remap=tls_pods.remap,
+        host="127.0.0.1", port=HOST_PORT_BASE, password=PASSWORD, address_remap=tls_pods.pods.remap(tls_pods.nodes),
         decode_responses=True, socket_timeout=5, **tls_arguments(tls_pods.files),
     )  # fmt: skip
     try:
