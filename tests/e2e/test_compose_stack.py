@@ -426,10 +426,14 @@ def test_full_restart_with_new_addresses_comes_back_by_itself_with_every_key(sta
         if up.poll() is None:
             up.kill()
             up.communicate()
-    assert up.returncode == 0, f"compose up --wait failed:\n{output}"
+        docker("rm", "-f", THROWAWAY, check=False)  # also on failure: the next drill starts one of that name
+    if up.returncode != 0:
+        init_log = run([_compose_binary(), "-p", stack.name, "-f", str(stack.compose_file), "logs", "--no-color",
+                        "cache-cluster-init"], timeout=60, env=stack.compose_env(), check=False)
+        pytest.fail(f"compose up --wait failed:\n{output}\ninit service log:\n{init_log.stdout[-4000:]}",
+                    pytrace=False)
     log(f"DRILL: the cluster was back {back_after:.1f}s after `compose up` started; "
         f"every health check passed after {time.monotonic() - started:.1f}s")
-    docker("rm", "-f", THROWAWAY, check=False)
     ips_after = node_ips(stack)
     unchanged = {name: ip for name, ip in ips_after.items() if ips_before[name] == ip}
     assert not unchanged, f"the drill must give every node a new address; unchanged: {unchanged}"

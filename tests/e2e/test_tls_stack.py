@@ -3,7 +3,8 @@
 CA and certificates (.cache-cluster/tls/), starts every server TLS-only, the init container forms the cluster over
 TLS, and `make up` initializes and validates it through the published ports over TLS. Then, from the host: a write
 and a read through RedisCluster over TLS as the application's user, the exporter's scrape of a rediss:// target
-with redis_up 1, and a plain-text connection refused.
+with redis_up 1, a plain-text connection refused, and last `scripts/rotate-password.sh` (replication and the
+application's password) while a client keeps writing over TLS, with no failed command.
 
 The stack: Compose project, network and volumes `cctest-tls`, ports 14001-14006 (bus 24001-24006), sentinels
 14479-14481, fallback 14380/14381, exporter 14121. Leftovers of an interrupted run are removed first; the
@@ -14,16 +15,20 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+from redis import AuthenticationError, Redis
 from redis import ConnectionError as RedisConnectionError
-from redis import Redis
 from redis.cluster import RedisCluster
+from redis.credentials import CredentialProvider
 
 from cache_cluster.hook.connect import tls_arguments
 from cache_cluster.loader import load_spec_file
@@ -135,3 +140,73 @@ def test_plain_text_is_refused(tls_stack: TlsStack) -> None:
                   socket_timeout=3, socket_connect_timeout=3)
     with pytest.raises(RedisConnectionError):
         plain.ping()
+
+
+def test_rotation_over_tls_while_a_client_keeps_writing(tls_stack: TlsStack, tmp_path: Path) -> None:
+    """Last in this module (the stack's passwords change): `scripts/rotate-password.sh` rotates the replication
+    and the application's passwords of the TLS stack while a client writes over TLS, signing in with the
+    application's password file as it is at each new connection. The rotation works on a copy of the secrets
+    directory, so the checkout's own .cache-cluster/secrets (a `make up` dev stack's) is left as it was."""
+    secrets = tmp_path / "secrets"
+    shutil.copytree(PASSWORD_FILE.parent, secrets)
+    password_file = secrets / PASSWORD_FILE.name
+    old_password = password_file.read_text(encoding="utf-8").strip()
+    published = tls_stack.deployment.host_address_map()
+
+    def remap(address: tuple[str, int]) -> tuple[str, int]:
+        host, _, port = published.get(f"{address[0]}:{address[1]}", f"{address[0]}:{address[1]}").rpartition(":")
+        return host, int(port)
+
+    class PasswordFile(CredentialProvider):
+        def get_credentials(self) -> tuple[str, str]:
+            return ("app", password_file.read_text(encoding="utf-8").strip())
+
+    cluster = RedisCluster(
+        host="127.0.0.1", port=14001, credential_provider=PasswordFile(), address_remap=remap,
+        decode_responses=True, socket_timeout=5, **tls_arguments(tls_stack.files),
+    )  # fmt: skip
+    failures: list[str] = []
+    writes = 0
+    stop = threading.Event()
+
+    def write() -> None:
+        nonlocal writes
+        seen = old_password
+        deadline = time.monotonic() + 180  # bounded whatever happens to the test
+        while not stop.is_set() and time.monotonic() < deadline:
+            current = password_file.read_text(encoding="utf-8").strip()
+            if current != seen:  # the secret changed: new connections, which read it
+                cluster.disconnect_connection_pools()
+                seen = current
+            try:
+                cluster.set(f"tls-rotate:{writes % 500}", writes, ex=300)
+                writes += 1
+            except Exception as error:  # every failure counts, whatever its kind
+                failures.append(f"{type(error).__name__}: {error}")
+            time.sleep(0.005)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    started = time.monotonic()
+    try:
+        env = {key: value for key, value in os.environ.items() if not key.startswith("REDIS_")}
+        env |= {"CACHE_CLUSTER_SECRETS_DIR": str(secrets), "CACHE_CLUSTER_ROTATE_GRACE": "2"}
+        log("running scripts/rotate-password.sh on the TLS stack (replication, password) while a client writes")
+        rotated = run(["bash", "scripts/rotate-password.sh", SPEC, "replication", "password"], timeout=240, env=env)
+        assert rotated.returncode == 0, rotated.stdout[-3000:] + rotated.stderr[-3000:]
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        writer.join(timeout=10)
+        cluster.close()
+    log(f"rotated over TLS in {time.monotonic() - started:.1f}s; {writes} writes, {len(failures)} failed")
+    assert failures == [] and writes > 100, failures[:5]
+    new_password = password_file.read_text(encoding="utf-8").strip()
+    assert new_password != old_password
+    assert PASSWORD_FILE.read_text(encoding="utf-8").strip() == old_password  # the checkout's copy untouched
+    with Redis(host="127.0.0.1", port=14002, username="app", password=new_password, socket_timeout=5,
+               **tls_arguments(tls_stack.files)) as client:  # fmt: skip
+        assert client.ping()
+    with pytest.raises(AuthenticationError):
+        Redis(host="127.0.0.1", port=14002, username="app", password=old_password, socket_timeout=5,
+              **tls_arguments(tls_stack.files)).ping()  # fmt: skip
