@@ -19,7 +19,6 @@ import os
 import shlex
 import subprocess
 import tarfile
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -31,7 +30,6 @@ from redis import AuthenticationError, Redis
 from redis import ConnectionError as RedisConnectionError
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
-from redis.credentials import CredentialProvider
 from redis.exceptions import NoPermissionError
 from redis.retry import Retry
 
@@ -42,6 +40,7 @@ from cache_cluster.spec import service_ports
 from tests.conftest import require
 from tests.e2e.test_compose_stack import ROOT, _compose_binary, _docker_available, _image_env, _port_is_free, run
 
+from .rotating_client import PasswordFile, writing
 from .waiting import log, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -205,16 +204,6 @@ def test_the_stack_works_and_no_secret_is_anywhere_it_could_leak(secure_stack: S
     assert "--redis.password-file=/run/secrets/redis-exporter-password-map" in exporter
 
 
-class _PasswordFile(CredentialProvider):
-    """A client reading REDIS_PASSWORD from its file for every new connection, as an application would."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def get_credentials(self) -> tuple[str, str]:
-        return ("app", self.path.read_text(encoding="utf-8").strip())
-
-
 def _secret_in(container: str, name: str) -> str | None:
     """/run/secrets/NAME of a container (running or not), read through the engine; None when it has none."""
     copied = subprocess.run(["docker", "cp", f"{container}:/run/secrets/{name}", "-"], capture_output=True,
@@ -258,45 +247,23 @@ def test_rotate_every_password_while_a_client_keeps_writing(secure_stack: Secure
                decode_responses=True) as sentinel:
         primary_before = sentinel.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", spec.sentinels.master_name)
     cluster = RedisCluster(
-        host="127.0.0.1", port=first.port, credential_provider=_PasswordFile(password_file),
+        host="127.0.0.1", port=first.port, credential_provider=PasswordFile(password_file),
         address_remap=_remap(stack), decode_responses=True, socket_timeout=5,
     )
-    failures: list[str] = []
-    writes = 0
-    stop = threading.Event()
-
-    def write() -> None:
-        nonlocal writes
-        seen = old["password"]
-        deadline = time.monotonic() + 240  # bounded whatever happens to the test
-        while not stop.is_set() and time.monotonic() < deadline:
-            current = password_file.read_text(encoding="utf-8").strip()
-            if current != seen:  # the secret changed: new connections, which read it
-                cluster.disconnect_connection_pools()
-                seen = current
-            try:
-                cluster.set(f"rotate:{writes % 1000}", writes, ex=300)
-                writes += 1
-            except Exception as error:  # every failure counts, whatever its kind
-                failures.append(f"{type(error).__name__}: {error}")
-            time.sleep(0.005)
-
-    writer = threading.Thread(target=write, daemon=True)
-    writer.start()
     started = time.monotonic()
     try:
-        env = stack.env_without_secrets() | {
-            "CACHE_CLUSTER_SECRETS_DIR": str(stack.secrets_dir), "CACHE_CLUSTER_ROTATE_GRACE": "3",
-        }
-        log("running scripts/rotate-password.sh SPEC all while a client writes")
-        rotated = run(["bash", "scripts/rotate-password.sh", str(SPEC.relative_to(ROOT)), "all"], timeout=300,
-                      env=env)
-        assert rotated.returncode == 0, rotated.stdout + rotated.stderr
-        time.sleep(0.5)
+        with writing(cluster, password_file, prefix="rotate", budget_s=240) as tally:
+            env = stack.env_without_secrets() | {
+                "CACHE_CLUSTER_SECRETS_DIR": str(stack.secrets_dir), "CACHE_CLUSTER_ROTATE_GRACE": "3",
+            }
+            log("running scripts/rotate-password.sh SPEC all while a client writes")
+            rotated = run(["bash", "scripts/rotate-password.sh", str(SPEC.relative_to(ROOT)), "all"], timeout=300,
+                          env=env)
+            assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+            time.sleep(0.5)
     finally:
-        stop.set()
-        writer.join(timeout=10)
         cluster.close()
+    writes, failures = tally.writes, tally.failures
     log(f"rotated every password in {time.monotonic() - started:.1f}s; {writes} writes, {len(failures)} failed")
     new = {kind: (stack.secrets_dir / name).read_text(encoding="utf-8").strip() for kind, name in files.items()}
     output = rotated.stdout + rotated.stderr

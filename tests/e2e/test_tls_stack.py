@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -28,7 +27,6 @@ import pytest
 from redis import AuthenticationError, Redis
 from redis import ConnectionError as RedisConnectionError
 from redis.cluster import RedisCluster
-from redis.credentials import CredentialProvider
 
 from cache_cluster.hook.connect import tls_arguments
 from cache_cluster.loader import load_spec_file
@@ -38,6 +36,7 @@ from cache_cluster.tls import ClientFiles
 from tests.conftest import require
 from tests.e2e.test_compose_stack import ROOT, _docker_available, _port_is_free, run
 
+from .rotating_client import PasswordFile, writing
 from .waiting import log
 
 pytestmark = pytest.mark.e2e
@@ -157,48 +156,23 @@ def test_rotation_over_tls_while_a_client_keeps_writing(tls_stack: TlsStack, tmp
         host, _, port = published.get(f"{address[0]}:{address[1]}", f"{address[0]}:{address[1]}").rpartition(":")
         return host, int(port)
 
-    class PasswordFile(CredentialProvider):
-        def get_credentials(self) -> tuple[str, str]:
-            return ("app", password_file.read_text(encoding="utf-8").strip())
-
     cluster = RedisCluster(
-        host="127.0.0.1", port=14001, credential_provider=PasswordFile(), address_remap=remap,
+        host="127.0.0.1", port=14001, credential_provider=PasswordFile(password_file), address_remap=remap,
         decode_responses=True, socket_timeout=5, **tls_arguments(tls_stack.files),
     )  # fmt: skip
-    failures: list[str] = []
-    writes = 0
-    stop = threading.Event()
-
-    def write() -> None:
-        nonlocal writes
-        seen = old_password
-        deadline = time.monotonic() + 180  # bounded whatever happens to the test
-        while not stop.is_set() and time.monotonic() < deadline:
-            current = password_file.read_text(encoding="utf-8").strip()
-            if current != seen:  # the secret changed: new connections, which read it
-                cluster.disconnect_connection_pools()
-                seen = current
-            try:
-                cluster.set(f"tls-rotate:{writes % 500}", writes, ex=300)
-                writes += 1
-            except Exception as error:  # every failure counts, whatever its kind
-                failures.append(f"{type(error).__name__}: {error}")
-            time.sleep(0.005)
-
-    writer = threading.Thread(target=write, daemon=True)
-    writer.start()
     started = time.monotonic()
     try:
-        env = {key: value for key, value in os.environ.items() if not key.startswith("REDIS_")}
-        env |= {"CACHE_CLUSTER_SECRETS_DIR": str(secrets), "CACHE_CLUSTER_ROTATE_GRACE": "2"}
-        log("running scripts/rotate-password.sh on the TLS stack (replication, password) while a client writes")
-        rotated = run(["bash", "scripts/rotate-password.sh", SPEC, "replication", "password"], timeout=240, env=env)
-        assert rotated.returncode == 0, rotated.stdout[-3000:] + rotated.stderr[-3000:]
-        time.sleep(0.5)
+        with writing(cluster, password_file, prefix="tls-rotate", budget_s=180) as tally:
+            env = {key: value for key, value in os.environ.items() if not key.startswith("REDIS_")}
+            env |= {"CACHE_CLUSTER_SECRETS_DIR": str(secrets), "CACHE_CLUSTER_ROTATE_GRACE": "2"}
+            log("running scripts/rotate-password.sh on the TLS stack (replication, password) while a client writes")
+            rotated = run(["bash", "scripts/rotate-password.sh", SPEC, "replication", "password"], timeout=240,
+                          env=env)
+            assert rotated.returncode == 0, rotated.stdout[-3000:] + rotated.stderr[-3000:]
+            time.sleep(0.5)
     finally:
-        stop.set()
-        writer.join(timeout=10)
         cluster.close()
+    writes, failures = tally.writes, tally.failures
     log(f"rotated over TLS in {time.monotonic() - started:.1f}s; {writes} writes, {len(failures)} failed")
     assert failures == [] and writes > 100, failures[:5]
     new_password = password_file.read_text(encoding="utf-8").strip()
