@@ -76,14 +76,33 @@ def _port_free(port: int) -> bool:
     return True
 
 
+LOWEST_PORT = 10000
+
+
+def ephemeral_from(path: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> int:
+    """The first port the kernel hands out as the local end of outgoing connections (Linux: 32768)."""
+    try:
+        return int(path.read_text(encoding="utf-8").split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def harness_ports() -> range:
+    """Every port free_block may hand out (the exporters' password maps key each of them)."""
+    return range(LOWEST_PORT, min(ephemeral_from(), 65536))
+
+
 def free_block(count: int, *, bus: bool = False) -> int:
     """First port of `count` contiguous free ports (and their +10000 bus ports when `bus`), reserved in-process.
 
-    Ports come from 20000-53000 so a bus port stays below 65536; other engineers' and tests' servers may be
-    running, so every candidate is checked by binding it."""
+    Every port, bus ports included, stays below the kernel's ephemeral range: a server restarted on its port
+    (`replace_node`, a drill) must find it free, and a port in that range may meanwhile be the local end of any
+    outgoing connection (seen: a restarted node's bus port taken, "bind: Address already in use"). Other
+    engineers' and tests' servers may be running, so every candidate is checked by binding it."""
+    top = min(ephemeral_from(), 65536) - (BUS_PORT_OFFSET if bus else 0) - count
     rng = random.Random(os.getpid() ^ time.monotonic_ns())
     for _ in range(500):
-        base = rng.randrange(20000, 53000 - count)
+        base = rng.randrange(LOWEST_PORT, top)
         ports = list(range(base, base + count))
         if bus:
             ports += [port + BUS_PORT_OFFSET for port in ports]
@@ -372,7 +391,7 @@ class Deployment:
             # every target it may be asked to scrape, as the container's does.
             password_map = workdir / "password-map.json"
             scheme = tls.scheme(spec)
-            addresses = [f"{scheme}://127.0.0.1:{port}" for port in range(20000, 53100)]  # free_block's range
+            addresses = [f"{scheme}://127.0.0.1:{port}" for port in harness_ports()]
             password_map.write_text(acl.exporter_password_map(addresses, self.passwords[acl.EXPORTER_USER]))
             password_map.chmod(0o600)
             planned = self.deployment.service(exporter.name).command

@@ -23,7 +23,7 @@ from cache_cluster import acl
 from cache_cluster.hook.rotate import rotate
 from cache_cluster.hook.run import run_init
 
-from .harness import Deployment, TierPorts, free_block, make_spec
+from .harness import Deployment, TierPorts, free_block, harness_ports, make_spec
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +81,7 @@ def _restart_exporter(deployment: Deployment, password: str) -> None:
     only at start)."""
     server = deployment.tier[deployment.spec.exporter.name]
     password_map = server.workdir / "password-map.json"
-    addresses = [f"redis://127.0.0.1:{port}" for port in range(20000, 53100)]
+    addresses = [f"redis://127.0.0.1:{port}" for port in harness_ports()]
     password_map.write_text(acl.exporter_password_map(addresses, password))
     server.stop()
     server.start()
