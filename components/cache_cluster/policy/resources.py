@@ -328,10 +328,14 @@ def _k8s_workloads(resource: Resource, config_maps: Mapping[str, Mapping[str, st
             name = str(get(mount, "name"))
             path = str(get(mount, "mountPath", default=""))
             volume = volumes.get(name, {})
-            if get(volume, "secret") is not None and (path.rstrip("/") + "/").startswith(SECRETS_DIR):
-                # A Secret volume's keys as files (every key when it lists no items).
-                items = get(volume, "secret", "items", default=None) or [{"path": "*"}]
-                secret_files.update(f"{path.rstrip('/')}/{get(item, 'path')}" for item in items)
+            if (path.rstrip("/") + "/").startswith(SECRETS_DIR):
+                # A Secret volume's keys as files (every key when it lists no items), or the Secrets a projected
+                # volume combines (the auth Secret with tls.cert_secret's).
+                sources = [get(source, "secret") for source in get(volume, "projected", "sources", default=[]) or []]
+                for source in [get(volume, "secret"), *sources]:
+                    if source is not None:
+                        items = get(source, "items", default=None) or [{"path": "*"}]
+                        secret_files.update(f"{path.rstrip('/')}/{get(item, 'path')}" for item in items)
             map_name = get(volume, "configMap", "name")
             if map_name is not None:
                 for key, text in (config_maps.get(str(map_name)) or {}).items():

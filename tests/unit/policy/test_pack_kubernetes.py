@@ -569,3 +569,22 @@ def test_a_one_pod_set_needs_no_budget(pack: Pack) -> None:
         if item.name != "fallback-pdb"
     ]
     assert pack.check(stack) == []
+
+
+def test_passwords_from_a_projected_volume_count_as_files(pack: Pack) -> None:
+    """With tls.cert_secret the pods mount one projected volume: the auth Secret's keys beside the TLS Secret's."""
+
+    def projected(properties: dict[str, Any]) -> None:
+        auth = {"name": "cache-auth", "items": [{"key": "redis-password", "path": "redis-password"}]}
+        certs = {"name": "cache-tls", "items": [{"key": "tls.crt", "path": "redis-tls-server-cert"}]}
+        properties["spec"]["template"]["spec"]["volumes"] = [
+            {"name": "config", "configMap": {"name": "cache-node-conf"}},
+            {"name": "secrets", "projected": {"sources": [{"secret": auth}, {"secret": certs}]}},
+        ]
+
+    assert pack.check(changed("redis-node", projected)) == []
+    without = changed("redis-node", lambda p: p["spec"]["template"]["spec"].update(volumes=[
+        {"name": "config", "configMap": {"name": "cache-node-conf"}},
+        {"name": "secrets", "projected": {"sources": [{"configMap": {"name": "cache-node-conf"}}]}},
+    ]))  # fmt: skip
+    assert {v.policy for v in pack.check(without)} == {"password-set"}
