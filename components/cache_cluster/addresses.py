@@ -81,3 +81,12 @@ def fallback_replica(spec: ClusterSpec) -> Address:
 
 def exporter(spec: ClusterSpec) -> Address:
     return Address(spec.exporter.name, service_host(spec, spec.exporter.name), spec.exporter.port)
+
+
+def servers(spec: ClusterSpec) -> list[Address]:
+    """Every Redis server and sentinel the deployment runs: the cluster nodes, then with the fallback tier its
+    primary, replica and sentinels."""
+    found = cluster_nodes(spec)
+    if spec.fallback.enabled:
+        found += [fallback_primary(spec), fallback_replica(spec), *sentinels(spec)]
+    return found

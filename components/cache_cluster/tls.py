@@ -108,10 +108,7 @@ def server_dns_names(spec: ClusterSpec) -> tuple[str, ...]:
     """Every name the server certificate must cover: each server's and sentinel's service name and the host it
     announces (a DNS name on Kubernetes), localhost, and the spec's extra names."""
     found: list[str] = []
-    servers = [*addresses.cluster_nodes(spec)]
-    if spec.fallback.enabled:
-        servers += [addresses.fallback_primary(spec), addresses.fallback_replica(spec), *addresses.sentinels(spec)]
-    for address in servers:
+    for address in addresses.servers(spec):
         found += [address.name, address.host]
     found += ["localhost", *spec.tls.extra_dns_names]
     return tuple(dict.fromkeys(found))

@@ -66,9 +66,7 @@ def reached_at(deployment: DeploymentPlan) -> dict[str, str]:
             service.name: ",".join(f"{port.host_ip}:{port.host_port}" for port in service.ports)
             for service in deployment.services
         }
-    found = [*addresses.cluster_nodes(spec), *addresses.sentinels(spec)]
-    if spec.fallback.enabled:
-        found += [addresses.fallback_primary(spec), addresses.fallback_replica(spec)]
+    found = addresses.servers(spec)
     if spec.exporter.enabled:
         found.append(addresses.exporter(spec))
     return {address.name: str(address) for address in found}
